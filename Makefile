@@ -1,0 +1,39 @@
+# unlearn-bench — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint bench fashion-mnist clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv and install the package with its dev extras
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install ## Install if needed, then run the default experiment (ARGS="method=... task=...")
+	$(PY) -m unlearn_bench $(ARGS)
+
+test: install ## Install if needed, then run the test suite (PYTEST_ARGS="-m 'not slow'")
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## The tests without the slow end-to-end ones
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## Ruff over sources and tests
+	$(VENV)/bin/ruff check src tests
+
+fashion-mnist: ## Install Debian's Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
+	apt-get update && apt-get install -y dataset-fashion-mnist
+
+clean: ## Remove caches and run outputs (keeps .venv)
+	rm -rf .cache outputs .pytest_cache

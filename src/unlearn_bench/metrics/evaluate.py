@@ -1,0 +1,62 @@
+"""Accuracies and MIA of one model, from one batched forward pass per evaluated split."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from unlearn_bench.metrics.mia import entropy, mia_score
+
+SPLITS = ("retain_train", "forget_train", "retain_test", "forget_test")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
+            num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of a whole dataset, model in eval mode."""
+    model = model.to(device).eval()
+    logits, labels = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
+        logits.append(model(x.to(device)).float().cpu())
+        labels.append(y)
+    if not logits:
+        return torch.empty(0, 0), torch.empty(0, dtype=torch.long)
+    return torch.cat(logits), torch.cat(labels)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Sample-weighted accuracy in %; NaN for an empty split."""
+    if len(labels) == 0:
+        return math.nan
+    return float((logits.argmax(1) == labels).double().mean() * 100.0)
+
+
+def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """All the paper's numbers from the logits of the four splits."""
+    out = {f"{split}_acc": accuracy(*outputs[split]) for split in SPLITS}
+    test_logits = [outputs[s][0] for s in ("retain_test", "forget_test") if len(outputs[s][1])]
+    test_labels = [outputs[s][1] for s in ("retain_test", "forget_test") if len(outputs[s][1])]
+    out["test_acc"] = accuracy(torch.cat(test_logits), torch.cat(test_labels))
+    out["mia"] = mia_score(
+        entropy(outputs["retain_train"][0]).numpy(),
+        entropy(torch.cat(test_logits)).numpy(),
+        entropy(outputs["forget_train"][0]).numpy() if len(outputs["forget_train"][1]) else [],
+    )
+    return out
+
+
+def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
+             batch_size: int = 256, num_workers: int = 0) -> dict[str, float]:
+    outputs = {split: predict(model, sets[split], device, batch_size, num_workers) for split in SPLITS}
+    return metrics_from_outputs(outputs)
+
+
+def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
+    """The tables' Dr and Df: test-side for class and sub-class tasks; for random forgetting Dr is
+    the full test split and Df the forget training samples (as in the official code)."""
+    if task == "random":
+        return {"Dr": metrics["test_acc"], "Df": metrics["forget_train_acc"], "MIA": metrics["mia"]}
+    return {"Dr": metrics["retain_test_acc"], "Df": metrics["forget_test_acc"], "MIA": metrics["mia"]}

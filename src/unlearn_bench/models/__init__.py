@@ -1,0 +1,1 @@
+"""Model factories; every model exposes `get_classifier()` (its output layer), as timm's do."""

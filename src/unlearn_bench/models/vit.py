@@ -1,0 +1,47 @@
+"""Vision Transformers from timm: the paper's ViT-B/16 and a tiny one for tests and CPU runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+from torch import nn
+
+from unlearn_bench.errors import UnlearnBenchError
+
+PAPER_VIT = "vit_base_patch16_224.orig_in21k_ft_in1k"
+
+
+def vit(
+    num_classes: int,
+    arch: str = PAPER_VIT,
+    pretrained: bool = True,
+    checkpoint: str | None = None,
+    in_channels: int = 3,
+) -> nn.Module:
+    """A timm ViT with a new head; weights from the hub, or from a local `checkpoint` file."""
+    kwargs = dict(num_classes=num_classes, in_chans=in_channels)
+    if checkpoint is not None:
+        if not Path(checkpoint).is_file():
+            raise UnlearnBenchError(f"model.checkpoint={checkpoint} is not a file.")
+        return timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": checkpoint}, **kwargs)
+    try:
+        return timm.create_model(arch, pretrained=pretrained, **kwargs)
+    except (OSError, RuntimeError, ValueError) as err:
+        if not pretrained:
+            raise
+        raise UnlearnBenchError(
+            f"Could not fetch pretrained weights for {arch} ({type(err).__name__}); offline, pass "
+            "model.checkpoint=PATH to a local weights file, or model.pretrained=false to train from "
+            "scratch."
+        ) from err
+
+
+def vit_tiny(num_classes: int, img_size: int = 32, in_channels: int = 3) -> nn.Module:
+    """A 2-block, 64-wide ViT with 4×4 patches: seconds to train on a CPU."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    return VisionTransformer(
+        img_size=img_size, patch_size=4, in_chans=in_channels, num_classes=num_classes,
+        embed_dim=64, depth=2, num_heads=2, mlp_ratio=2.0,
+    )

@@ -1,0 +1,196 @@
+"""One unlearning experiment: data → forget split → original and gold models → method → evaluation."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from unlearn_bench.data.base import ImageDataset
+from unlearn_bench.data.forget import ForgetSplit
+from unlearn_bench.data.prepare import PreparedData, prepare
+from unlearn_bench.data.transforms import build_transform
+from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.importance import ImportanceStore
+from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.metrics.evaluate import evaluate, paper_columns
+from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.results import format_table, versions, write_results
+from unlearn_bench.trackers import log_to_trackers
+from unlearn_bench.training.module import fit_classifier
+from unlearn_bench.training.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(accelerator: str) -> torch.device:
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    if accelerator in ("gpu", "cuda"):
+        raise UnlearnBenchError("trainer.accelerator asks for a GPU but CUDA is not available.")
+    return torch.device("cpu")
+
+
+def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
+    method = instantiate(cfg.method)
+    if task_name not in method.tasks:
+        raise UnlearnBenchError(
+            f"Method {method.name} is not defined for {task_name} forgetting "
+            f"(it supports: {', '.join(method.tasks)})."
+        )
+    return method
+
+
+def load_data(cfg: DictConfig) -> PreparedData:
+    bundle = instantiate(cfg.dataset.loader)
+    if bundle.num_classes != cfg.dataset.num_classes:
+        raise UnlearnBenchError(
+            f"dataset.num_classes={cfg.dataset.num_classes} but {bundle.name} has {bundle.num_classes} classes."
+        )
+    return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
+
+
+def _digest(array) -> str:
+    return hashlib.sha256(torch.as_tensor(array).numpy().tobytes()).hexdigest()[:16]
+
+
+# the dataset settings that change what a model sees (paths and download flags do not)
+DATA_KEYS = ("name", "train_subset", "test_subset", "val_fraction", "mean", "std", "augmentations", "load_size")
+
+
+class Experiment:
+    """The datasets, transforms and model factories of one configuration."""
+
+    def __init__(self, cfg: DictConfig, data: PreparedData, split: ForgetSplit):
+        self.cfg, self.data, self.split = cfg, data, split
+        mean, std, size = cfg.dataset.mean, cfg.dataset.std, cfg.model.input_size
+        self.eval_tf = build_transform(mean, std, size)
+        self.train_tf = build_transform(mean, std, size, instantiate(cfg.dataset.augmentations))
+        self.load_size = cfg.dataset.get("load_size")
+
+    def dataset(self, which: str, idx=None, train_transform: bool = False) -> ImageDataset:
+        split = getattr(self.data, which)
+        if idx is not None:
+            split = split.subset(idx)
+        return ImageDataset(split, self.train_tf if train_transform else self.eval_tf, self.load_size)
+
+    def build_model(self) -> torch.nn.Module:
+        return instantiate(self.cfg.model.net)
+
+    def material(self) -> dict:
+        """Everything that determines the original model; the gold model adds its forget split."""
+        cfg = self.cfg
+        return {
+            "data": self.data.bundle.fingerprint(),
+            "dataset": {k: OmegaConf.to_container(cfg.dataset, resolve=True).get(k) for k in DATA_KEYS},
+            "model": OmegaConf.to_container(cfg.model.net, resolve=True),
+            "input_size": cfg.model.input_size,
+            "recipe": OmegaConf.to_container(cfg.training, resolve=True),
+            "precision": cfg.trainer.precision,
+            "seed": cfg.seed,
+        }
+
+
+def train_models(exp: Experiment, store: ModelStore):
+    cfg, split = exp.cfg, exp.split
+    recipe = instantiate(cfg.training)
+    material = exp.material()
+
+    def fit(train_idx, val_idx):
+        return lambda net: fit_classifier(net, exp.dataset("train", train_idx, train_transform=True),
+                                          exp.dataset("val", val_idx), recipe, cfg.trainer, cfg.seed)
+
+    original, original_info = store.get_or_train({**material, "role": "original"}, exp.build_model, fit(None, None))
+    gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
+    gold, gold_info = store.get_or_train(gold_material, exp.build_model, fit(split.retain_idx, split.val_retain_idx))
+    return recipe, (original, original_info), (gold, gold_info)
+
+
+def run(cfg: DictConfig) -> dict:
+    """Run one experiment described by `cfg`; write and return its results record."""
+    task = instantiate(cfg.task)
+    method = build_method(cfg, task.name)
+    device = resolve_device(cfg.trainer.accelerator)
+    data = load_data(cfg)
+    split = task.split(data)
+    log.info(split.describe())
+    exp = Experiment(cfg, data, split)
+    cache = Path(cfg.paths.cache_dir)
+    recipe, (original, original_info), (gold, gold_info) = train_models(exp, ModelStore(cache / "models"))
+
+    eval_sets = {
+        "retain_train": exp.dataset("train", split.retain_idx),
+        "forget_train": exp.dataset("train", split.forget_idx),
+        "retain_test": exp.dataset("test", split.test_retain_idx),
+        "forget_test": exp.dataset("test", split.test_forget_idx),
+    }
+    ctx = UnlearnContext(
+        original=original,
+        forget_set=eval_sets["forget_train"],
+        retain_set=eval_sets["retain_train"],
+        train_set=exp.dataset("train"),
+        split=split,
+        num_classes=data.num_classes,
+        device=device,
+        seed=cfg.seed,
+        build_model=exp.build_model,
+        importance_store=ImportanceStore(cache / "importance"),
+        importance_material={"original": original_info["key"], "data": exp.material()["data"],
+                             "dataset": exp.material()["dataset"]},
+        retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
+        val_set=exp.dataset("val", split.val_retain_idx),
+        recipe=recipe,
+        gold=gold,
+        gold_info=gold_info,
+        retain_targets=data.train.targets.numpy()[split.retain_idx],
+        batch_size=recipe.batch_size,
+        num_workers=recipe.num_workers,
+        trainer_cfg=cfg.trainer,
+    )
+    torch.manual_seed(cfg.seed)
+    start = time.perf_counter()
+    unlearned = method.unlearn(copy.deepcopy(original), ctx)
+    measured_s = time.perf_counter() - start
+
+    def score(model):
+        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers)
+
+    metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
+    columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
+    record = {
+        "method": method.name,
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        "task": split.task,
+        "forget": split.target,
+        "seed": cfg.seed,
+        "data_used": list(method.data_used),
+        "metrics": metrics,
+        "paper_columns": columns,
+        "gap_to_gold": {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]},
+        "distance_to_gold": distance_to_gold(columns["unlearned"], columns["gold"]),
+        "timing": {
+            "method_s": method.report.get("method_s", measured_s),
+            "measured_s": measured_s,
+            "importance_s": method.report.get("importance_s", 0.0),
+            "original_train_s": original_info.get("train_s"),
+            "gold_train_s": gold_info.get("train_s"),
+        },
+        "method_report": method.report,
+        "split": {"forget_train": len(split.forget_idx), "retain_train": len(split.retain_idx),
+                  "forget_test": len(split.test_forget_idx), "retain_test": len(split.test_retain_idx)},
+        "models": {"original": original_info, "gold": gold_info},
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "versions": versions(),
+    }
+    path = write_results(record, cfg.paths.output_dir)
+    log_to_trackers(cfg, record, path)
+    print(f"\n{split.describe()} — {method.name} (accuracies and MIA in %)\n{format_table(record)}\n")
+    log.info("Results written to %s", path)
+    return record

@@ -1,0 +1,84 @@
+"""The results record: written atomically to the run directory, printed, and sent to loggers."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from pathlib import Path
+
+from unlearn_bench.training.store import atomic_write_bytes
+
+RESULTS_FILE = "results.json"
+COLUMNS = (
+    ("retain_test_acc", "Dr test"),
+    ("forget_test_acc", "Df test"),
+    ("retain_train_acc", "Dr train"),
+    ("forget_train_acc", "Df train"),
+    ("test_acc", "test"),
+    ("mia", "MIA"),
+)
+
+
+def _clean(value):
+    """JSON has no NaN: empty splits become null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_results(record: dict, directory: str | Path) -> Path:
+    path = Path(directory) / RESULTS_FILE
+    atomic_write_bytes(path, json.dumps(_clean(record), indent=2, default=str).encode())
+    return path
+
+
+def load_results(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def versions() -> dict:
+    import lightning
+    import torch
+
+    import unlearn_bench
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "lightning": lightning.__version__, "unlearn_bench": unlearn_bench.__version__}
+
+
+def _fmt(value) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:6.2f}"
+
+
+def format_table(record: dict) -> str:
+    """The console table: unlearned, original and gold side by side (accuracies and MIA in %)."""
+    header = f"{'model':<12}" + "".join(f"{title:>10}" for _, title in COLUMNS) + f"{'time (s)':>11}"
+    method = record["method"]
+    times = {"unlearned": record["timing"]["method_s"], "original": record["timing"].get("original_train_s"),
+             "gold": record["timing"].get("gold_train_s")}
+    lines = [header, "-" * len(header)]
+    labels = {"unlearned": method, "original": "original", "gold": "gold"}
+    for role in ("unlearned", "original", "gold"):
+        row = record["metrics"][role]
+        lines.append(f"{labels[role]:<12}" + "".join(f"{_fmt(row.get(k)):>10}" for k, _ in COLUMNS)
+                     + f"{_fmt(times[role]):>11}")
+    gap = record["gap_to_gold"]
+    lines.append(f"{'gap to gold':<12}" + "".join(f"{_fmt(gap.get(k)):>10}" for k, _ in COLUMNS))
+    return "\n".join(lines)
+
+
+def flatten(record: dict, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of the record as 'a/b/c' keys, for metric loggers."""
+    flat = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}/"))
+        elif isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
+            flat[name] = float(value)
+    return flat

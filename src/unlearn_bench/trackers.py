@@ -1,0 +1,36 @@
+"""Send a results record to the configured experiment trackers (W&B through Lightning)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from unlearn_bench.results import flatten
+
+
+def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
+    """Log config and metrics to each logger in cfg.logger; W&B also keeps results.json as a file,
+    so that tables can be rebuilt from W&B runs (offline run folders or the W&B API)."""
+    for logger_cfg in (cfg.get("logger") or {}).values():
+        default_name = "-".join(str(record[k]) for k in ("dataset", "model", "task", "method"))
+        logger = instantiate(logger_cfg, name=logger_cfg.get("name") or f"{default_name}-s{record['seed']}")
+        try:
+            logger.log_hyperparams(record["config"])
+            logger.log_metrics(flatten({k: record[k] for k in ("metrics", "gap_to_gold", "timing",
+                                                               "distance_to_gold")}))
+            experiment = getattr(logger, "experiment", None)
+            if experiment is not None and hasattr(experiment, "save"):
+                experiment.save(str(results_path), base_path=str(results_path.parent), policy="now")
+        finally:
+            _finish(logger)
+
+
+def _finish(logger) -> None:
+    if type(logger).__name__ == "WandbLogger":
+        import wandb
+
+        wandb.finish()
+    else:
+        logger.finalize("success")
