@@ -1,0 +1,1 @@
+"""Benchmark scripts (not timed tests): python -m unlearn_bench.bench ..."""
