@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
 from unlearn_bench.data.transforms import build_transform
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns
@@ -38,7 +37,7 @@ def resolve_device(accelerator: str) -> torch.device:
 
 
 def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
-    method = instantiate(cfg.method)
+    method = build(cfg.method)
     if task_name not in method.tasks:
         raise UnlearnBenchError(
             f"Method {method.name} is not defined for {task_name} forgetting "
@@ -48,7 +47,7 @@ def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
 
 
 def load_data(cfg: DictConfig) -> PreparedData:
-    bundle = instantiate(cfg.dataset.loader)
+    bundle = build(cfg.dataset.loader)
     if bundle.num_classes != cfg.dataset.num_classes:
         raise UnlearnBenchError(
             f"dataset.num_classes={cfg.dataset.num_classes} but {bundle.name} has {bundle.num_classes} classes."
@@ -71,7 +70,7 @@ class Experiment:
         self.cfg, self.data, self.split = cfg, data, split
         mean, std, size = cfg.dataset.mean, cfg.dataset.std, cfg.model.input_size
         self.eval_tf = build_transform(mean, std, size)
-        self.train_tf = build_transform(mean, std, size, instantiate(cfg.dataset.augmentations))
+        self.train_tf = build_transform(mean, std, size, build(cfg.dataset.augmentations))
         self.load_size = cfg.dataset.get("load_size")
 
     def dataset(self, which: str, idx=None, train_transform: bool = False) -> ImageDataset:
@@ -81,7 +80,7 @@ class Experiment:
         return ImageDataset(split, self.train_tf if train_transform else self.eval_tf, self.load_size)
 
     def build_model(self) -> torch.nn.Module:
-        return instantiate(self.cfg.model.net)
+        return build(self.cfg.model.net)
 
     def material(self) -> dict:
         """Everything that determines the original model; the gold model adds its forget split."""
@@ -99,7 +98,7 @@ class Experiment:
 
 def train_models(exp: Experiment, store: ModelStore):
     cfg, split = exp.cfg, exp.split
-    recipe = instantiate(cfg.training)
+    recipe = build(cfg.training)
     material = exp.material()
 
     def fit(train_idx, val_idx):
@@ -114,7 +113,7 @@ def train_models(exp: Experiment, store: ModelStore):
 
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
-    task = instantiate(cfg.task)
+    task = build(cfg.task)
     method = build_method(cfg, task.name)
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -22,9 +23,19 @@ def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
                                                                "distance_to_gold")}))
             experiment = getattr(logger, "experiment", None)
             if experiment is not None and hasattr(experiment, "save"):
-                experiment.save(str(results_path), base_path=str(results_path.parent), policy="now")
+                _save_copy(experiment, results_path)
         finally:
             _finish(logger)
+
+
+def _save_copy(run, results_path: Path) -> None:
+    """Keep a real copy in the run's files/ folder (a plain save leaves an absolute symlink there
+    offline, which breaks once the run folder moves), and upload it now when online."""
+    files_dir = Path(getattr(run, "dir", "") or results_path.parent)
+    target = files_dir / results_path.name
+    if target.resolve() != results_path.resolve():
+        shutil.copyfile(results_path, target)
+    run.save(str(target), base_path=str(files_dir), policy="now")
 
 
 def _finish(logger) -> None:

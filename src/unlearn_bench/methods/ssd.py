@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance
+from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance, weights_digest
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 
 
@@ -47,17 +47,31 @@ class SSD(UnlearningMethod):
         self.estimator, self.batch_size = estimator, batch_size
         self.importance_cache = importance_cache
 
+    def importance_material(self, ctx: UnlearnContext) -> dict:
+        """What determines []_D: the original model's content, its training data (dataset and
+        subset), the estimator, its batch size and the numeric precision of the pass."""
+        return {
+            **ctx.importance_material,
+            "weights": weights_digest(ctx.original),
+            "split": "train",
+            "estimator": self.estimator,
+            "batch_size": self.batch_size,
+            "precision": str(ctx.trainer_cfg.get("precision", "32-true")) if ctx.trainer_cfg else "32-true",
+        }
+
+    def importance(self, model: nn.Module, ctx: UnlearnContext, dataset, desc: str) -> Importances:
+        """The estimator over `dataset` on the trainer's accelerator/devices/strategy."""
+        return compute_importance(self.estimator, model, ctx.loader(dataset, batch_size=self.batch_size),
+                                  ctx.device, desc=desc, trainer_cfg=ctx.trainer_cfg)
+
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
-        material = {**ctx.importance_material, "estimator": self.estimator, "batch_size": self.batch_size}
         imp_train, info = ctx.importance_store.get_or_compute(
-            material,
-            lambda: compute_importance(self.estimator, model, ctx.loader(ctx.train_set, batch_size=self.batch_size),
-                                       ctx.device, desc="importance []_D"),
+            self.importance_material(ctx),
+            lambda: self.importance(model, ctx, ctx.train_set, "importance []_D"),
             use_cache=self.importance_cache,
         )
         t0 = time.perf_counter()
-        imp_forget = compute_importance(self.estimator, model, ctx.loader(ctx.forget_set, batch_size=self.batch_size),
-                                        ctx.device, desc="importance []_Df")
+        imp_forget = self.importance(model, ctx, ctx.forget_set, "importance []_Df")
         forget_s = time.perf_counter() - t0
         model = model.to(ctx.device)
         changed, total = dampen(model, imp_train, imp_forget, self.alpha, self.lambda_)

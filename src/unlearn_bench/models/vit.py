@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from pathlib import Path
 
 import timm
@@ -25,8 +27,10 @@ def vit(
         if not Path(checkpoint).is_file():
             raise UnlearnBenchError(f"model.checkpoint={checkpoint} is not a file.")
         return timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": checkpoint}, **kwargs)
+    offline = pretrained and not _hub_reachable()
     try:
-        return timm.create_model(arch, pretrained=pretrained, **kwargs)
+        with _hub_offline(offline):
+            return timm.create_model(arch, pretrained=pretrained, **kwargs)
     except (OSError, RuntimeError, ValueError) as err:
         if not pretrained:
             raise
@@ -35,6 +39,27 @@ def vit(
             "model.checkpoint=PATH to a local weights file, or model.pretrained=false to train from "
             "scratch."
         ) from err
+
+
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _hub_offline(offline: bool):
+    """Without a network, let the hub client use its local cache only instead of retrying for minutes."""
+    import huggingface_hub.constants as hub
+
+    previous = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = previous or offline
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = previous
 
 
 def vit_tiny(num_classes: int, img_size: int = 32, in_channels: int = 3) -> nn.Module:

@@ -1,0 +1,104 @@
+"""python -m unlearn_bench.report [DIRS...] [--out DIR] [--wandb ENTITY/PROJECT]
+       python -m unlearn_bench.report best-params --storage sqlite:///multirun/optuna/<study>.db
+
+Collects every results.json under DIRS (default: outputs/ and multirun/; W&B offline run folders
+included) and writes the paper's tables (Markdown, LaTeX, CSV) and figures (PNG) to --out."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from unlearn_bench.report.collect import load_records, observations
+from unlearn_bench.report.figures import gap_figure, ssd_importance_share, time_figure
+from unlearn_bench.report.render import to_csv, to_latex, to_markdown
+from unlearn_bench.report.tables import Table, build_tables
+
+log = logging.getLogger("unlearn_bench.report")
+DEFAULT_DIRS = ("outputs", "multirun")
+
+
+def write_report(records: list[dict], out: Path) -> dict[str, Path]:
+    """Tables and figures of `records` under `out`; returns what was written, by name."""
+    out.mkdir(parents=True, exist_ok=True)
+    obs = observations(records)
+    tables = build_tables(obs)
+    written = {"markdown": out / "tables.md", "csv": out / "tables.csv"}
+    written["markdown"].write_text(_markdown(tables, obs, len(records)))
+    written["csv"].write_text(to_csv(tables))
+    for table in tables:
+        written[f"latex_{table.id}"] = out / f"table_{table.id}.tex"
+        written[f"latex_{table.id}"].write_text(to_latex(table))
+    for name, plot in (("fig2_time", time_figure), ("gap_scatter", gap_figure)):
+        path = plot(obs, out / f"{name}.png")
+        if path is not None:
+            written[name] = path
+    return written
+
+
+def _markdown(tables: list[Table], obs, n_records: int) -> str:
+    parts = [f"# Regenerated tables ({n_records} runs)", ""]
+    share = ssd_importance_share(obs)
+    if share is not None:
+        parts += [f"SSD spends {100 * share:.0f}% of its time on the training-set importances []_D "
+                  "(computed once per original model and stored).", ""]
+    return "\n".join(parts + [to_markdown(t) for t in tables])
+
+
+def _tables_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m unlearn_bench.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="*", help="folders (or results.json files); default: outputs/ multirun/")
+    parser.add_argument("--out", default="report", help="output folder (default: report/)")
+    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", help="also read an online W&B project")
+    parser.add_argument("--include-searches", action="store_true",
+                        help="keep hyperparameter-search trials (left out by default)")
+    args = parser.parse_args(argv)
+    dirs = args.dirs or [d for d in DEFAULT_DIRS if Path(d).exists()]
+    records = load_records(dirs, args.include_searches)
+    if args.wandb:
+        from unlearn_bench.report.wandb_reader import read_project
+
+        records += read_project(args.wandb, include_searches=args.include_searches)
+    if not records:
+        print(f"error: no results.json found under {', '.join(map(str, dirs)) or 'outputs/ or multirun/'}",
+              file=sys.stderr)
+        return 2
+    written = write_report(records, Path(args.out))
+    print(f"{len(records)} runs -> " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+def _best_params_main(argv: list[str]) -> int:
+    from unlearn_bench.tuning import best_trial, write_tuned_config
+
+    parser = argparse.ArgumentParser(prog="python -m unlearn_bench.report best-params",
+                                     description="Write an Optuna study's best parameters as a config.")
+    parser.add_argument("--storage", required=True, help="e.g. sqlite:///multirun/optuna/ssd-digits-cnn-class.db")
+    parser.add_argument("--study", help="study name (default: the storage's only study)")
+    parser.add_argument("--method", help="method the parameters belong to (default: the study name's first part)")
+    parser.add_argument("--config-dir", default="conf", help="config folder to write into (default: conf/)")
+    args = parser.parse_args(argv)
+    try:
+        best = best_trial(args.storage, args.study)
+    except (ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    path = write_tuned_config(best, args.config_dir, args.method)
+    print(f"{best.study}: best {best.params}, distance_to_gold {best.value:.3f} "
+          f"({best.n_complete} complete trials) -> {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["best-params"]:
+        return _best_params_main(argv[1:])
+    return _tables_main(argv[1:] if argv[:1] == ["tables"] else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Tables -> Markdown, LaTeX and CSV text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from unlearn_bench.report.tables import Cell, Row, Table
+
+LEGEND = ("Cells: ours, mean ± std over n seeds, with the paper's mean in brackets (— where the paper "
+          "has none). Bold: the method closest to retrain (for t: the fastest), baseline and retrain "
+          "excluded. Dr, Df, MIA in %, t in seconds.")
+CSV_FIELDS = ("table", "model", "paper_model", "dataset", "task", "forget", "metric", "method",
+              "mean", "std", "n", "paper_mean", "paper_std", "closest", "paper_closest")
+
+
+def _num(value: float, metric: str) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:.1f}" if metric == "t" else f"{value:.2f}"
+
+
+def _model(row: Row) -> str:
+    return row.model if row.model == row.paper_model else f"{row.model} (for {row.paper_model})"
+
+
+def _setting(row: Row) -> str:
+    return f"{row.dataset} {row.task}"
+
+
+def _n(row: Row) -> str:
+    ns = sorted({c.n for c in row.cells.values()})
+    return "—" if not ns else str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+
+
+def _labels(table: Table, row: Row) -> list[str]:
+    return [_model(row), *([_setting(row)] if table.setting_column else []), row.forget, row.metric, _n(row)]
+
+
+def _header(table: Table) -> list[str]:
+    return ["model", *(["setting"] if table.setting_column else []), "forget", "metric", "n",
+            *table.methods, "closest: ours / paper"]
+
+
+def _closest(row: Row) -> str:
+    return f"{', '.join(row.closest) or '—'} / {', '.join(row.paper_closest) or '—'}"
+
+
+def _md_cell(cell: Cell | None, metric: str) -> str:
+    if cell is None:
+        return "—"
+    ours = f"{_num(cell.mean, metric)} ± {_num(cell.std, metric)}"
+    paper = _num(cell.paper.mean, metric) if cell.paper else "—"
+    return f"{f'**{ours}**' if cell.bold else ours} ({paper})"
+
+
+def to_markdown(table: Table) -> str:
+    header = _header(table)
+    lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    for row in table.rows:
+        cells = [_md_cell(row.cells.get(m), row.metric) for m in table.methods]
+        lines.append("| " + " | ".join([*_labels(table, row), *cells, _closest(row)]) + " |")
+    return "\n".join([*lines, "", LEGEND, ""])
+
+
+def _tex_escape(text: str) -> str:
+    for plain, tex in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
+                       ("±", r"$\pm$"), ("—", "--"), ("–", "--"), ("·", r"$\cdot$")):
+        text = text.replace(plain, tex)
+    return text
+
+
+def _tex_cell(cell: Cell | None, metric: str) -> str:
+    if cell is None:
+        return "--"
+    mean = _num(cell.mean, metric)
+    mean = rf"\textbf{{{mean}}}" if cell.bold else mean
+    paper = _num(cell.paper.mean, metric) if cell.paper else "--"
+    return rf"{mean} $\pm$ {_num(cell.std, metric)} ({paper})"
+
+
+def to_latex(table: Table) -> str:
+    header = _header(table)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(LEGEND)}}}",
+             rf"\label{{tab:{_tex_escape(table.id)}}}",
+             r"\begin{tabular}{" + "l" * (len(header) - len(table.methods) - 1) + "r" * len(table.methods) + "l}",
+             r"\toprule", " & ".join(_tex_escape(h) for h in header) + r" \\", r"\midrule"]
+    for row in table.rows:
+        cells = [_tex_cell(row.cells.get(m), row.metric) for m in table.methods]
+        labels = [_tex_escape(x) for x in _labels(table, row)] + cells + [_tex_escape(_closest(row))]
+        lines.append(" & ".join(labels) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def to_csv(tables: list[Table]) -> str:
+    """Long format, one line per (table, row, method): the paper CSV's columns plus ours."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for table in tables:
+        for row in table.rows:
+            for method, cell in row.cells.items():
+                writer.writerow({
+                    "table": table.id, "model": row.model, "paper_model": row.paper_model,
+                    "dataset": row.dataset, "task": row.task, "forget": row.forget, "metric": row.metric,
+                    "method": method, "mean": f"{cell.mean:.4f}", "std": f"{cell.std:.4f}", "n": cell.n,
+                    "paper_mean": "" if cell.paper is None else cell.paper.mean,
+                    "paper_std": "" if cell.paper is None else cell.paper.std,
+                    "closest": int(cell.bold), "paper_closest": int(method in row.paper_closest),
+                })
+    return out.getvalue()

@@ -1,0 +1,85 @@
+"""End-to-end runs through the command line, the model store, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.pipeline import run
+
+from conftest import FAST, REPO
+
+
+def cli(tmp_path, *overrides: str, run_dir: str = "out") -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "unlearn_bench", f"paths.root_dir={tmp_path}",
+         f"hydra.run.dir={tmp_path}/{run_dir}", *FAST, *overrides],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_cli_class_forgetting_then_cache_hit(tmp_path):
+    first = cli(tmp_path, "task=class", run_dir="first")
+    assert first.returncode == 0, first.stderr
+    assert "gap to gold" in first.stdout and "original" in first.stdout
+    record = json.loads((tmp_path / "first" / "results.json").read_text())
+    assert record["method"] == "ssd" and record["task"] == "class"
+    assert not record["models"]["original"]["cache_hit"] and not record["models"]["gold"]["cache_hit"]
+    for role in ("unlearned", "original", "gold"):
+        assert set(record["metrics"][role]) >= {"retain_test_acc", "forget_test_acc", "retain_train_acc",
+                                                "forget_train_acc", "test_acc", "mia"}
+    assert record["data_used"] == ["forget", "train_importance"]
+    assert record["timing"]["importance_s"] > 0
+
+    second = cli(tmp_path, "task=class", run_dir="second")
+    assert second.returncode == 0, second.stderr
+    again = json.loads((tmp_path / "second" / "results.json").read_text())
+    assert again["models"]["original"]["cache_hit"] and again["models"]["gold"]["cache_hit"]
+    assert again["method_report"]["importance_cache_hit"]
+    assert "Trainer.fit" not in second.stdout + second.stderr
+    assert again["metrics"]["original"] == record["metrics"]["original"]
+
+
+def test_cli_random_forgetting(tmp_path):
+    result = cli(tmp_path, "task=random", "task.n_forget=50")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert record["split"]["forget_train"] == 50 and record["split"]["forget_test"] == 0
+    assert record["metrics"]["unlearned"]["forget_test_acc"] is None
+    assert record["paper_columns"]["gold"]["Df"] == record["metrics"]["gold"]["forget_train_acc"]
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["method.alpha=0"], "SSD needs alpha > 0"),
+    (["method.lambda_=-1"], "SSD needs alpha > 0 and lambda_ > 0"),
+    (["task.forget=rocket"], "Unknown class 'rocket'; valid names"),
+    (["task=random", "task.n_forget=0"], "task.n_forget must lie in"),
+    (["task=random", "task.n_forget=100000"], "task.n_forget must lie in"),
+    (["task=subclass", "task.forget=rocket"], "needs a dataset with superclasses"),
+])
+def test_bad_input_in_process(make_cfg, overrides, message):
+    with pytest.raises(UnlearnBenchError, match=message):
+        run(make_cfg(*overrides))
+
+
+def test_bad_input_exits_with_one_sentence_and_writes_nothing(tmp_path):
+    result = cli(tmp_path, "method.alpha=-1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: SSD needs alpha > 0")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+    assert not (tmp_path / ".cache").exists()
+
+
+@pytest.mark.parametrize("group,value", [("method", "nope"), ("dataset", "nope"), ("model", "nope")])
+def test_unknown_group_choice_lists_options(tmp_path, group, value):
+    result = cli(tmp_path, f"{group}={value}")
+    assert result.returncode != 0
+    assert f"Could not find '{group}/{value}'" in result.stderr
+    assert "Available options" in result.stderr

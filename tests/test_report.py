@@ -1,0 +1,153 @@
+"""The report: hand-written results.json files with known numbers -> tables (Markdown, LaTeX, CSV)
+and figures (PNG); W&B offline run folders -> the same table as the local results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from unlearn_bench.report.__main__ import main as report_main
+from unlearn_bench.report.__main__ import write_report
+from unlearn_bench.report.collect import load_records, observations
+from unlearn_bench.report.render import to_markdown
+from unlearn_bench.report.tables import build_tables
+from unlearn_bench.report.wandb_reader import read_offline
+
+PNG_MAGIC = b"\x89PNG"
+
+
+def record(method, seed, dr, df, mia, t=1.0, *, dataset="cifar100", model="resnet18", task="class",
+           forget="rocket", gold=(72.0, 0.0, 1.0), scale="paper", models=None, report=None,
+           n_forget=500) -> dict:
+    """A minimal results record with the given paper columns (unlearned and gold)."""
+    return {
+        "method": method, "dataset": dataset, "model": model, "task": task, "forget": forget,
+        "seed": seed,
+        "paper_columns": {"unlearned": {"Dr": dr, "Df": df, "MIA": mia},
+                          "gold": dict(zip(("Dr", "Df", "MIA"), gold, strict=True))},
+        "timing": {"method_s": t, "measured_s": t},
+        "method_report": report or {},
+        "split": {"forget_train": n_forget},
+        "config": {"seed": seed, "method": {"name": method}, "dataset": {"name": dataset},
+                   "model": {"name": model}, "task": {"forget": forget},
+                   "scale": {"name": scale, "models": models or {"resnet18": "resnet18", "vit": "vit"}}},
+    }
+
+
+def write(root: Path, name: str, rec: dict) -> Path:
+    path = root / name / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec))
+    return path
+
+
+@pytest.fixture
+def table2_runs(tmp_path) -> Path:
+    """CIFAR-100 rocket, ResNet18, two seeds: finetune is the closest to retrain on Dr, SSD on Df/MIA."""
+    runs = tmp_path / "multirun"
+    rows = {
+        "baseline": [(76.0, 80.0, 90.0), (76.0, 80.0, 90.0)],
+        "retrain": [(72.0, 0.0, 1.0), (74.0, 0.0, 1.0)],
+        "finetune": [(73.0, 10.0, 20.0), (73.0, 12.0, 22.0)],
+        "ssd": [(70.0, 0.0, 2.0), (71.0, 0.0, 3.0)],
+    }
+    for method, seeds in rows.items():
+        for seed, (dr, df, mia) in enumerate(seeds):
+            write(runs, f"{method}{seed}", record(method, seed, dr, df, mia))
+    return runs
+
+
+def test_tables_have_the_right_numbers_and_bold(table2_runs, tmp_path):
+    out = tmp_path / "report"
+    assert report_main([str(table2_runs), "--out", str(out)]) == 0
+    md = (out / "tables.md").read_text()
+    assert "### Table 2: CIFAR-100 full-class forgetting" in md
+    # Dr: retrain 73 ± 1.41; finetune 73 (closest, bold), SSD 70.5; paper values beside ours
+    assert "| resnet18 | rocket | Dr | 2 | 76.00 ± 0.00 (76.27) | 73.00 ± 1.41 (72.83) | **73.00 ± 0.00** (64.05) | 70.50 ± 0.71 (74.54) | finetune / amnesiac |" in md
+    assert "| resnet18 | rocket | Df | 2 |" in md and "**0.00 ± 0.00** (0.00)" in md
+    assert "**2.50 ± 0.71** (2.20)" in md  # MIA: SSD 2.5 is closer to retrain's 1.0 than finetune's 21
+    tex = (out / "table_2.tex").read_text()
+    assert r"\textbf{73.00} $\pm$ 0.00 (64.05)" in tex and r"\begin{tabular}" in tex
+    rows = list(csv.DictReader((out / "tables.csv").open()))
+    ssd_dr = next(r for r in rows if r["method"] == "ssd" and r["metric"] == "Dr")
+    assert (float(ssd_dr["mean"]), float(ssd_dr["std"]), ssd_dr["n"]) == (70.5, pytest.approx(0.7071, abs=1e-4), "2")
+    assert (float(ssd_dr["paper_mean"]), ssd_dr["closest"], ssd_dr["paper_closest"]) == (74.54, "0", "0")
+    for png in ("fig2_time.png", "gap_scatter.png"):
+        assert (out / png).read_bytes()[:4] == PNG_MAGIC
+
+
+def test_datasets_outside_the_paper_keep_the_layout(tmp_path):
+    models = {"resnet18": "cnn", "vit": "vit_tiny"}
+    for seed in (0, 1):
+        for method, dr in (("retrain", 95.0), ("ssd", 94.0)):
+            write(tmp_path, f"{method}{seed}", record(method, seed, dr, 0.0, 0.0, dataset="digits", model="cnn",
+                                                     forget="3", scale="cpu", models=models))
+    tables = build_tables(observations(load_records([tmp_path])))
+    assert [t.id for t in tables] == ["digits_class_cpu"]
+    md = to_markdown(tables[0])
+    assert "layout of Table 2; not in the paper" in md and "[scale=cpu]" in md
+    assert "| cnn (for resnet18) | 3 | Dr | 2 | 95.00 ± 0.00 (—) | **94.00 ± 0.00** (—) | ssd / — |" in md
+
+
+def test_table1_random_names_and_ssd_time_with_cached_importances(tmp_path):
+    """Random targets map to the paper's random_100; an SSD run that read []_D from the cache is
+    charged the compute time of the run that computed it (the paper recomputes it every time)."""
+    common = {"dataset": "cifar10", "task": "random", "forget": "100 random samples", "n_forget": 100}
+    write(tmp_path, "r", record("retrain", 0, 91.0, 94.0, 74.0, t=300.0, **common))
+    write(tmp_path, "f", record("fisher", 0, 12.0, 11.0, 46.0, t=3000.0, **common))
+    computed = {"importance_key": "k", "importance_train_s": 80.0, "importance_cache_hit": False}
+    cached = {"importance_key": "k", "importance_train_s": 0.5, "importance_cache_hit": True}
+    write(tmp_path, "s0", record("ssd", 0, 89.0, 93.0, 72.0, t=100.0, report=computed, **common))
+    write(tmp_path, "s1", record("ssd", 1, 89.0, 93.0, 72.0, t=20.5, report=cached, **common))
+    tables = {t.id: t for t in build_tables(observations(load_records([tmp_path])))}
+    assert set(tables) == {"1", "6"}
+    t_row = next(r for r in tables["1"].rows if r.metric == "t")
+    assert t_row.forget == "random_100" and t_row.cells["ssd"].mean == pytest.approx(100.0)
+    assert t_row.cells["ssd"].paper.mean == 121 and t_row.closest == ["ssd"]
+    assert "fisher" not in tables["6"].methods
+
+
+def test_duplicates_and_search_trials_are_left_out(table2_runs, tmp_path):
+    copy = table2_runs / "wandb" / "offline-run-1" / "files" / "results.json"
+    copy.parent.mkdir(parents=True)
+    copy.write_text((table2_runs / "ssd0" / "results.json").read_text())
+    trial = record("ssd", 0, 1.0, 1.0, 1.0)
+    trial["config"]["search"] = {"method": "ssd"}
+    write(table2_runs, "trial", trial)
+    assert len(load_records([table2_runs])) == 8
+    assert len(load_records([table2_runs], include_searches=True)) == 9
+
+
+@pytest.mark.slow
+def test_wandb_offline_runs_give_the_same_table(make_cfg, tmp_path, monkeypatch):
+    """Two runs logged to W&B offline: their run folders alone rebuild the local results' table."""
+    from unlearn_bench.pipeline import run
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for method in ("baseline", "ssd"):
+        run(make_cfg("scale=smoke", "logger=wandb", f"method={method}", f"paths.output_dir={tmp_path}/runs/{method}"))
+    local = [p for p in (tmp_path / "runs").rglob("results.json") if "wandb" not in p.parts]
+    assert len(local) == 2
+    copies = list((tmp_path / "runs").glob("*/wandb/offline-run-*/files/results.json"))
+    assert len(copies) == 2 and not any(p.is_symlink() for p in copies)  # survives moving the run
+    wandb_records = read_offline([tmp_path / "runs"])
+    assert len(wandb_records) == 2
+    local_tables = build_tables(observations(load_records(local)))
+    assert [to_markdown(t) for t in build_tables(observations(wandb_records))] == [to_markdown(t) for t in local_tables]
+    written = write_report(wandb_records, tmp_path / "report")
+    assert written["markdown"].exists() and os.path.getsize(written["gap_scatter"]) > 0
+
+
+def test_table4_pools_the_five_people_into_the_papers_mean_row(tmp_path):
+    for forget, dr in (("Person A", 98.0), ("Person B", 99.0)):
+        for method in ("retrain", "ssd"):
+            write(tmp_path, f"{method}{forget}", record(method, 0, dr, 0.0, 0.0, dataset="pins", forget=forget))
+    (table,) = build_tables(observations(load_records([tmp_path])))
+    assert table.id == "4" and {r.forget for r in table.rows} == {"ids_1_10_20_30_40_mean"}
+    dr = next(r for r in table.rows if r.metric == "Dr")
+    assert dr.cells["ssd"].mean == 98.5 and dr.cells["ssd"].n == 2 and dr.cells["ssd"].paper.mean == 98.42

@@ -1,0 +1,166 @@
+"""Sweeps through the CLI (subprocesses, scale=smoke on digits): an experiment grid, a resumable
+Optuna search, the submitit_local launcher; and every preset composes at every scale."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from unlearn_bench.report.collect import load_records, observations
+from unlearn_bench.report.tables import build_tables
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+SCALES = ("paper", "cpu", "smoke")
+STUDY = "ssd-digits-cnn-class"
+
+
+def _compose(*overrides: str):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_presets_compose_to_a_grid(experiment, scale):
+    cfg = _compose(f"experiment={experiment}", f"scale={scale}")
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+    assert cfg.hydra.mode.name == "MULTIRUN" and {"model", "method", "seed"} <= set(params)
+    models = set(params["model"].split(","))
+    assert models <= ({"resnet18", "vit"} if scale == "paper" else {"cnn", "vit_tiny"})
+
+
+@pytest.mark.parametrize("experiment", ["table2", "table3", "table6", "fig2"])
+def test_offline_variants_compose(experiment):
+    cfg = _compose(f"experiment={experiment}", "scale=cpu", "dataset=fashion_mnist")
+    assert cfg.dataset.train_subset == 3000 and cfg.training.epochs == 15
+    OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+
+
+def test_the_paper_scale_leaves_the_default_run_unchanged():
+    with_scale, without = _compose(), _compose("~scale")
+    assert with_scale.hydra.mode is None or with_scale.hydra.mode.name == "RUN"
+    assert with_scale.scale.name == "paper" and "scale" not in without
+    mine, theirs = (OmegaConf.to_container(c, resolve=False) for c in (with_scale, without))
+    for cfg in (mine, theirs):
+        cfg.pop("hydra")
+    mine.pop("scale")
+    assert mine == theirs
+
+
+def _cli(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
+    return subprocess.Popen([sys.executable, "-m", "unlearn_bench", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **kwargs)
+
+
+def _ok(proc: subprocess.Popen, timeout: float = 900) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """One data/model cache for the module: the smoke models train once."""
+    return tmp_path_factory.mktemp("sweeps")
+
+
+def _smoke(root: Path, *args: str) -> list[str]:
+    return ["scale=smoke", f"paths.root_dir={root}", *args]
+
+
+@pytest.mark.slow
+def test_experiment_grid_2x2_gives_four_results_and_a_table(root):
+    sweep = root / "grid"
+    _ok(_cli("experiment=table2", "dataset=digits", "model=cnn", "task.forget=3", "method=retrain,ssd",
+             "seed=0,1", *_smoke(root, f"hydra.sweep.dir={sweep}"), cwd=root))
+    records = load_records([sweep])
+    assert len(records) == 4
+    assert {(r["method"], r["seed"]) for r in records} == {(m, s) for m in ("retrain", "ssd") for s in (0, 1)}
+    (table,) = build_tables(observations(records))
+    assert table.id == "digits_class_smoke" and table.methods == ["retrain", "ssd"]
+    dr = next(row for row in table.rows if row.metric == "Dr")
+    expected = sum(r["paper_columns"]["unlearned"]["Dr"] for r in records if r["method"] == "ssd") / 2
+    assert dr.cells["ssd"].n == 2 and dr.cells["ssd"].mean == pytest.approx(expected)
+    assert dr.closest == ["ssd"] and dr.model == "cnn" and dr.paper_model == "resnet18"
+
+
+def _study_trials(db: Path) -> list:
+    import optuna
+
+    if not db.exists():
+        return []
+    try:
+        return optuna.load_study(study_name=STUDY, storage=f"sqlite:///{db}").get_trials(deepcopy=False)
+    except KeyError:
+        return []
+
+
+def _search(root: Path, name: str, n_trials: int) -> list[str]:
+    return ["hparams_search=ssd_optuna", *_smoke(root), f"search.dir={root / name}",
+            f"search.config_dir={root / name / 'conf'}", f"hydra.sweeper.n_trials={n_trials}",
+            f"hydra.sweep.dir={root / name / 'sweep'}"]
+
+
+@pytest.mark.slow
+def test_optuna_search_completes_and_writes_the_best_config(root):
+    _ok(_cli(*_search(root, "search", 3), cwd=root))
+    trials = _study_trials(root / "search" / f"{STUDY}.db")
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    tuned = (root / "search" / "conf" / "method" / "ssd_tuned_digits_cnn_class.yaml").read_text()
+    best = min(trials, key=lambda t: t.value)
+    assert f"alpha: {best.params['method.alpha']}" in tuned and "- ssd" in tuned
+
+
+def _complete_trials_readonly(db: Path) -> int:
+    """Count complete trials without touching the schema the running search is creating."""
+    if not db.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet, or the database is locked
+        return 0
+
+
+@pytest.mark.slow
+def test_interrupted_optuna_search_resumes_from_sqlite(root):
+    db = root / "resume" / f"{STUDY}.db"
+    proc = _cli(*_search(root, "resume", 3), cwd=root)
+    deadline = time.monotonic() + 900
+    while _complete_trials_readonly(db) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "search ended before 2 trials"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # interrupted during the third trial
+    proc.communicate()
+    assert sum(t.state.name == "COMPLETE" for t in _study_trials(db)) == 2
+    out = _ok(_cli(*_search(root, "resume", 3), cwd=root))
+    assert "2 of 3 trials done, 1 to run" in out
+    complete = [t for t in _study_trials(db) if t.state.name == "COMPLETE"]
+    assert len(complete) == 3
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == 3  # distinct parameters
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_a_two_job_grid(root, tmp_path):
+    sweep = root / "submitit"
+    # from a folder outside the repo: conf/ is found through the installed package's config_path
+    _ok(_cli("-m", "method=baseline,ssd", "hydra/launcher=local", *_smoke(root, f"hydra.sweep.dir={sweep}"),
+             cwd=tmp_path))
+    records = load_records([sweep])
+    assert sorted(r["method"] for r in records) == ["baseline", "ssd"]
+    assert any((sweep / ".submitit").iterdir())
