@@ -168,6 +168,26 @@ def test_ddp_spawn_on_two_cpu_ranks_equals_one_process(estimator, n, batch_size)
     assert_close(ddp, single)
 
 
+def test_ssd_passes_the_trainer_settings_to_both_importance_passes(tmp_path, monkeypatch):
+    import unlearn_bench.methods.ssd as ssd_module
+    from unlearn_bench.methods.base import UnlearnContext
+
+    seen = []
+
+    def recording(*args, trainer_cfg=None, **kwargs):
+        seen.append((kwargs["desc"], trainer_cfg))
+        return compute_importance(*args, **kwargs, trainer_cfg=QUIET)
+
+    monkeypatch.setattr(ssd_module, "compute_importance", recording)
+    net, data = tiny_cnn(), tiny_data(12)
+    ctx = UnlearnContext(original=net, forget_set=data, retain_set=data, train_set=data, split=None,
+                         num_classes=3, device=CPU, seed=0, build_model=tiny_cnn,
+                         importance_store=ImportanceStore(tmp_path), importance_material={"original": "x"},
+                         trainer_cfg=DDP2)
+    SSD(alpha=10.0, batch_size=4).unlearn(tiny_cnn(), ctx)
+    assert seen == [("importance []_D", DDP2), ("importance []_Df", DDP2)]
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -207,12 +227,13 @@ def test_ssd_reuses_the_stored_train_importances(make_cfg, monkeypatch):
         return original(self, model, ctx, dataset, desc)
 
     monkeypatch.setattr(SSD, "importance", counting)
-    first = run(make_cfg())
+    small = ("dataset.train_subset=400", "training.epochs=1", "training.milestones=[]")
+    first = run(make_cfg(*small))
     assert first["method_report"]["importance_cache_hit"] is False
     assert passes == ["importance []_D", "importance []_Df"]
 
     passes.clear()
-    second = run(make_cfg())
+    second = run(make_cfg(*small))
     assert second["method_report"]["importance_cache_hit"] is True
     assert passes == ["importance []_Df"]
     assert second["method_report"]["importance_key"] == first["method_report"]["importance_key"]
@@ -221,11 +242,11 @@ def test_ssd_reuses_the_stored_train_importances(make_cfg, monkeypatch):
     path = ImportanceStore(make_cfg().paths.cache_dir + "/importance").path(first["method_report"]["importance_key"])
     path.write_bytes(b"not a torch file")
     passes.clear()
-    third = run(make_cfg())
+    third = run(make_cfg(*small))
     assert third["method_report"]["importance_cache_hit"] is False
     assert passes == ["importance []_D", "importance []_Df"]
 
     passes.clear()
-    fourth = run(make_cfg("method.importance_cache=false"))
+    fourth = run(make_cfg(*small, "method.importance_cache=false"))
     assert fourth["method_report"]["importance_cache_hit"] is False
     assert passes == ["importance []_D", "importance []_Df"]

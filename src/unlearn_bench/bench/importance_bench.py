@@ -51,7 +51,7 @@ from unlearn_bench.training.module import Recipe, fit_classifier
 @dataclass
 class BenchConfig:
     device: str = "cpu"
-    repeats: int = 3
+    repeats: int = 5
     train_samples: int = 512  # |D|
     test_samples: int = 256
     forget_fraction: float = 0.02  # |Df| / |D|
