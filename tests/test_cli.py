@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
+from conftest import FAST, REPO
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.pipeline import run
-
-from conftest import FAST, REPO
 
 
 def cli(tmp_path, *overrides: str, run_dir: str = "out") -> subprocess.CompletedProcess:

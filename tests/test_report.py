@@ -151,3 +151,30 @@ def test_table4_pools_the_five_people_into_the_papers_mean_row(tmp_path):
     assert table.id == "4" and {r.forget for r in table.rows} == {"ids_1_10_20_30_40_mean"}
     dr = next(r for r in table.rows if r.metric == "Dr")
     assert dr.cells["ssd"].mean == 98.5 and dr.cells["ssd"].n == 2 and dr.cells["ssd"].paper.mean == 98.42
+
+
+def test_paper_standin_puts_the_cifar_setting_beside_other_datasets(tmp_path):
+    for method, dr in (("retrain", 95.0), ("ssd", 94.0)):
+        write(tmp_path, method, record(method, 0, dr, 0.0, 0.0, dataset="digits", forget="3"))
+    (table,) = build_tables(observations(load_records([tmp_path])), standin=True)
+    assert "paper column: Table 2, cifar100 rocket" in table.title
+    dr = next(r for r in table.rows if r.metric == "Dr")
+    assert dr.cells["ssd"].paper.mean == 74.54 and dr.forget == "3" and dr.paper_closest == ["amnesiac"]
+
+
+def test_settings_of_one_method_get_their_own_columns_and_sizes_their_own_tables(tmp_path):
+    """SSD at two α in one table: two labelled columns; runs on other data sizes: another table."""
+    for alpha in (10.0, 21.6):
+        rec = record("ssd", 0, 90.0 + alpha / 10, 0.0, 0.0, dataset="digits", forget="3")
+        rec["config"]["method"]["alpha"] = alpha
+        write(tmp_path, f"ssd{alpha}", rec)
+    small = record("ssd", 0, 50.0, 0.0, 0.0, dataset="digits", forget="3")
+    small["config"]["dataset"]["train_subset"] = 300
+    small["config"]["method"]["alpha"] = 10.0
+    write(tmp_path, "small", small)
+    write(tmp_path, "retrain", record("retrain", 0, 93.0, 0.0, 0.0, dataset="digits", forget="3"))
+    tables = build_tables(observations(load_records([tmp_path])))
+    assert len(tables) == 2
+    big = next(t for t in tables if len(t.methods) == 3)
+    assert big.methods == ["retrain", "ssd (alpha=10)", "ssd (alpha=21.6)"]
+    assert next(r for r in big.rows if r.metric == "Dr").closest == ["ssd (alpha=21.6)"]

@@ -23,7 +23,7 @@ from unlearn_bench.report.tables import build_tables
 CONF = Path(__file__).resolve().parents[1] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 SCALES = ("paper", "cpu", "smoke")
-STUDY = "ssd-digits-cnn-class"
+STUDY = "ssd-digits-cnn-class-3"
 
 
 def _compose(*overrides: str):
@@ -111,7 +111,7 @@ def _study_trials(db: Path) -> list:
 
 
 def _search(root: Path, name: str, n_trials: int) -> list[str]:
-    return ["hparams_search=ssd_optuna", *_smoke(root), f"search.dir={root / name}",
+    return ["hparams_search=ssd_optuna", "task.forget=3", *_smoke(root), f"search.dir={root / name}",
             f"search.config_dir={root / name / 'conf'}", f"hydra.sweeper.n_trials={n_trials}",
             f"hydra.sweep.dir={root / name / 'sweep'}"]
 
@@ -121,7 +121,7 @@ def test_optuna_search_completes_and_writes_the_best_config(root):
     _ok(_cli(*_search(root, "search", 3), cwd=root))
     trials = _study_trials(root / "search" / f"{STUDY}.db")
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
-    tuned = (root / "search" / "conf" / "method" / "ssd_tuned_digits_cnn_class.yaml").read_text()
+    tuned = (root / "search" / "conf" / "method" / "ssd_tuned_digits_cnn_class_3.yaml").read_text()
     best = min(trials, key=lambda t: t.value)
     assert f"alpha: {best.params['method.alpha']}" in tuned and "- ssd" in tuned
 

@@ -55,6 +55,13 @@ def load_data(cfg: DictConfig) -> PreparedData:
     return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
 
 
+def class_sorted_order(targets: torch.Tensor):
+    """Training indices sorted by label (stable). The official code estimates []_D on a class-sorted,
+    unshuffled loader, so its mini-batches are mostly single-class, like the forget set's; mixed
+    batches would shrink []_D by gradient cancellation and make SSD select far more parameters."""
+    return torch.argsort(targets, stable=True).numpy()
+
+
 def _digest(array) -> str:
     return hashlib.sha256(torch.as_tensor(array).numpy().tobytes()).hexdigest()[:16]
 
@@ -82,6 +89,11 @@ class Experiment:
     def build_model(self) -> torch.nn.Module:
         return build(self.cfg.model.net)
 
+    def initial_model(self) -> torch.nn.Module:
+        """The untrained network, initialised from the run's seed (so training is reproducible)."""
+        torch.manual_seed(self.cfg.seed)
+        return self.build_model()
+
     def material(self) -> dict:
         """Everything that determines the original model; the gold model adds its forget split."""
         cfg = self.cfg
@@ -96,19 +108,23 @@ class Experiment:
         }
 
 
-def train_models(exp: Experiment, store: ModelStore):
+def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True):
+    """The original and the gold model (and their store records), trained or read from `store`;
+    gold=False skips the gold model (returns None for it)."""
     cfg, split = exp.cfg, exp.split
     recipe = build(cfg.training)
-    material = exp.material()
 
     def fit(train_idx, val_idx):
         return lambda net: fit_classifier(net, exp.dataset("train", train_idx, train_transform=True),
                                           exp.dataset("val", val_idx), recipe, cfg.trainer, cfg.seed)
 
-    original, original_info = store.get_or_train({**material, "role": "original"}, exp.build_model, fit(None, None))
+    original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model, fit(None, None))
+    if not gold:
+        return recipe, (original, original_info), None
     gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
-    gold, gold_info = store.get_or_train(gold_material, exp.build_model, fit(split.retain_idx, split.val_retain_idx))
-    return recipe, (original, original_info), (gold, gold_info)
+    gold_model, gold_info = store.get_or_train(gold_material, exp.initial_model,
+                                               fit(split.retain_idx, split.val_retain_idx))
+    return recipe, (original, original_info), (gold_model, gold_info)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -121,7 +137,8 @@ def run(cfg: DictConfig) -> dict:
     log.info(split.describe())
     exp = Experiment(cfg, data, split)
     cache = Path(cfg.paths.cache_dir)
-    recipe, (original, original_info), (gold, gold_info) = train_models(exp, ModelStore(cache / "models"))
+    material = exp.material()
+    recipe, (original, original_info), (gold, gold_info) = train_models(exp, ModelStore(cache / "models"), material)
 
     eval_sets = {
         "retain_train": exp.dataset("train", split.retain_idx),
@@ -133,15 +150,15 @@ def run(cfg: DictConfig) -> dict:
         original=original,
         forget_set=eval_sets["forget_train"],
         retain_set=eval_sets["retain_train"],
-        train_set=exp.dataset("train"),
+        train_set=exp.dataset("train", class_sorted_order(data.train.targets)),
         split=split,
         num_classes=data.num_classes,
         device=device,
         seed=cfg.seed,
         build_model=exp.build_model,
         importance_store=ImportanceStore(cache / "importance"),
-        importance_material={"original": original_info["key"], "data": exp.material()["data"],
-                             "dataset": exp.material()["dataset"]},
+        importance_material={"original": original_info["key"], "data": material["data"],
+                             "dataset": material["dataset"], "order": "class_sorted"},
         retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
         val_set=exp.dataset("val", split.val_retain_idx),
         recipe=recipe,

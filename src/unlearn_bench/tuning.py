@@ -4,6 +4,7 @@ that any run can reuse (conf/method/<method>_tuned_<dataset>_<model>_<task>.yaml
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +62,10 @@ def best_trial(storage: str, study: str | None = None) -> BestTrial:
 
 
 def tuned_name(study: str) -> str:
-    """'ssd-digits-cnn-class' -> 'ssd_tuned_digits_cnn_class'."""
+    """'ssd-digits-cnn-class-3' -> 'ssd_tuned_digits_cnn_class_3'."""
     method, _, rest = study.partition("-")
-    return f"{method}_tuned_{rest.replace('-', '_')}" if rest else f"{method}_tuned"
+    rest = re.sub(r"[^A-Za-z0-9]+", "_", rest).strip("_")
+    return f"{method}_tuned_{rest}" if rest else f"{method}_tuned"
 
 
 def _nested(params: dict[str, float], strip: str = "") -> dict:

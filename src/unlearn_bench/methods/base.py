@@ -22,7 +22,7 @@ class UnlearnContext:
     original: nn.Module
     forget_set: Dataset
     retain_set: Dataset
-    train_set: Dataset
+    train_set: Dataset  # the full training set D, sorted by class (the official []_D loader order)
     split: ForgetSplit
     num_classes: int
     device: torch.device

@@ -11,20 +11,22 @@ import logging
 import sys
 from pathlib import Path
 
-from unlearn_bench.report.collect import load_records, observations
+from unlearn_bench.report.collect import is_search_trial, load_records, observations
 from unlearn_bench.report.figures import gap_figure, ssd_importance_share, time_figure
 from unlearn_bench.report.render import to_csv, to_latex, to_markdown
-from unlearn_bench.report.tables import Table, build_tables
+from unlearn_bench.report.tables import Table, build_tables, time_tables
 
 log = logging.getLogger("unlearn_bench.report")
 DEFAULT_DIRS = ("outputs", "multirun")
 
 
-def write_report(records: list[dict], out: Path) -> dict[str, Path]:
-    """Tables and figures of `records` under `out`; returns what was written, by name."""
+def write_report(records: list[dict], out: Path, standin: bool = False,
+                 timing_records: list[dict] | None = None) -> dict[str, Path]:
+    """Tables and figures of `records` under `out`; returns what was written, by name.
+    `timing_records` (e.g. search trials) only supply []_D compute times for SSD's time."""
     out.mkdir(parents=True, exist_ok=True)
-    obs = observations(records)
-    tables = build_tables(obs)
+    obs = observations(records, timing_records)
+    tables = build_tables(obs, standin) + time_tables(obs)
     written = {"markdown": out / "tables.md", "csv": out / "tables.csv"}
     written["markdown"].write_text(_markdown(tables, obs, len(records)))
     written["csv"].write_text(to_csv(tables))
@@ -53,11 +55,15 @@ def _tables_main(argv: list[str]) -> int:
     parser.add_argument("dirs", nargs="*", help="folders (or results.json files); default: outputs/ multirun/")
     parser.add_argument("--out", default="report", help="output folder (default: report/)")
     parser.add_argument("--wandb", metavar="ENTITY/PROJECT", help="also read an online W&B project")
+    parser.add_argument("--paper-standin", action="store_true",
+                        help="beside datasets the paper lacks (digits, fashion_mnist), show the paper's "
+                             "CIFAR setting of the same task (default: an empty paper column)")
     parser.add_argument("--include-searches", action="store_true",
                         help="keep hyperparameter-search trials (left out by default)")
     args = parser.parse_args(argv)
     dirs = args.dirs or [d for d in DEFAULT_DIRS if Path(d).exists()]
-    records = load_records(dirs, args.include_searches)
+    every = load_records(dirs, include_searches=True)
+    records = every if args.include_searches else [r for r in every if not is_search_trial(r)]
     if args.wandb:
         from unlearn_bench.report.wandb_reader import read_project
 
@@ -66,7 +72,7 @@ def _tables_main(argv: list[str]) -> int:
         print(f"error: no results.json found under {', '.join(map(str, dirs)) or 'outputs/ or multirun/'}",
               file=sys.stderr)
         return 2
-    written = write_report(records, Path(args.out))
+    written = write_report(records, Path(args.out), args.paper_standin, timing_records=every)
     print(f"{len(records)} runs -> " + ", ".join(str(p) for p in written.values()))
     return 0
 

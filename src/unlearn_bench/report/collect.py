@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from unlearn_bench.report.paper import paper_forget_name
@@ -34,6 +34,11 @@ class Observation:
     scale: str = "paper"  # conf/scale/ of the run: tables never mix scales
     gap: dict[str, float] = field(default_factory=dict)  # unlearned − gold of Dr, Df, MIA
     importance_d_s: float | None = None  # SSD: seconds of the []_D pass (computed, not loaded)
+    label: str = ""  # the column name when one table holds several settings of a method
+
+    @property
+    def column(self) -> str:
+        return self.label or self.method
 
 
 def find_results(paths: Iterable[str | Path]) -> list[Path]:
@@ -70,7 +75,7 @@ def dedupe(records: Iterable[dict], include_searches: bool = False) -> list[dict
     """One record per run identity (its config minus paths and loggers); later records win."""
     by_identity: dict[str, dict] = {}
     for record in records:
-        if not include_searches and "search" in record.get("config", {}):
+        if not include_searches and is_search_trial(record):
             continue
         by_identity[run_identity(record)] = record
     return list(by_identity.values())
@@ -94,12 +99,68 @@ def paper_model_of(record: dict) -> str:
     return record["model"]
 
 
-def observations(records: list[dict]) -> list[Observation]:
+def is_search_trial(record: dict) -> bool:
+    return "search" in record.get("config", {})
+
+
+def observations(records: list[dict], timing_records: list[dict] | None = None) -> list[Observation]:
     """Flatten records. SSD's time counts its []_D pass even when the pass was read from the cache
-    (the paper recomputes it each run): the compute time comes from the run that computed it."""
+    (the paper recomputes it each run): the compute time comes from the run that computed it, looked
+    up in `timing_records` too (e.g. search trials, which the tables leave out)."""
     computed = {r["method_report"]["importance_key"]: r["method_report"]["importance_train_s"]
-                for r in records if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
-    return [_observation(r, computed) for r in records]
+                for r in [*(timing_records or []), *records]
+                if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
+    setups = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r)), _setup_fields)
+    labels = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r), setups[id(r)], r["model"],
+                                           r["method"]),
+                       lambda r: _flat(r.get("config", {}).get("method") or {}, "method."))
+    obs = []
+    for r in records:
+        o = _observation(r, computed)
+        scale = f"{o.scale}; {setups[id(r)]}" if setups[id(r)] else o.scale
+        label = f"{o.method} ({labels[id(r)]})" if labels[id(r)] else ""
+        obs.append(replace(o, scale=scale, label=label))
+    return obs
+
+
+def _scale(record: dict) -> str:
+    return str((record.get("config", {}).get("scale") or {}).get("name", "paper"))
+
+
+def _setup_fields(record: dict) -> dict:
+    """The sizes a command line may change within one scale (they must not mix in one table)."""
+    config = record.get("config", {})
+    dataset, training = config.get("dataset") or {}, config.get("training") or {}
+    return {"dataset.train_subset": dataset.get("train_subset"), "dataset.test_subset": dataset.get("test_subset"),
+            "training.epochs": training.get("epochs")}
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _variants(records: list[dict], group, fields) -> dict[int, str]:
+    """Per record (by id): 'key=value ...' of the fields that differ within its group, '' if none."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(group(r), []).append(r)
+    labels = {}
+    for members in groups.values():
+        values = [fields(r) for r in members]
+        keys = sorted({k for v in values for k in v if len({json.dumps(x.get(k), default=str) for x in values}) > 1})
+        for r, v in zip(members, values, strict=True):
+            labels[id(r)] = " ".join(f"{k.removeprefix('method.')}={_short(v.get(k))}" for k in keys)
+    return labels
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _is_ssd(record: dict) -> bool:

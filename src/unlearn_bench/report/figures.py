@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from unlearn_bench.report.collect import Observation  # noqa: E402
-from unlearn_bench.report.paper import method_rank  # noqa: E402
+from unlearn_bench.report.tables import method_columns  # noqa: E402
 
 MAX_PANELS = 8
 
@@ -56,14 +56,17 @@ def time_figure(observations: list[Observation], path: Path) -> Path | None:
     panels = _panels(timed, lambda o: (o.dataset, o.task, o.model, o.scale))
     fig, axes = _grid(len(panels))
     for ax, ((dataset, task, model, scale), obs) in zip(axes, panels.items(), strict=False):
-        methods = sorted({o.method for o in obs}, key=method_rank)
-        times = [_mean([o.values["t"] for o in obs if o.method == m]) for m in methods]
+        methods = method_columns(obs)
+        times = [_mean([o.values["t"] for o in obs if o.column == m]) for m in methods]
         bars = ax.bar(methods, times, color="tab:blue", label="method time")
-        ssd = [o for o in obs if o.method == "ssd" and o.importance_d_s is not None]
-        if ssd:
-            i = methods.index("ssd")
+        labelled = False
+        for i, column in enumerate(methods):
+            ssd = [o for o in obs if o.column == column and o.method == "ssd" and o.importance_d_s is not None]
+            if not ssd:
+                continue
             d_time = _mean([o.importance_d_s for o in ssd])
-            ax.bar([methods[i]], [d_time], color="tab:orange", label="SSD: []_D pass")
+            ax.bar([column], [d_time], color="tab:orange", label=None if labelled else "SSD: []_D pass")
+            labelled = True
             share = ssd_importance_share(ssd)
             ax.annotate(f"[]_D {100 * share:.0f}%", (bars[i].get_x() + bars[i].get_width() / 2, times[i]),
                         ha="center", va="bottom", fontsize=8)
@@ -80,17 +83,17 @@ def time_figure(observations: list[Observation], path: Path) -> Path | None:
 
 
 def gap_figure(observations: list[Observation], path: Path) -> Path | None:
-    """Forget-set gap vs retain-set gap to the gold model (points per run, crosses per method mean);
-    the origin is the gold model."""
+    """Forget-set gap vs retain-set gap to the gold model (points per run, crosses per method mean),
+    one panel per dataset · task · model; the origin is the gold model."""
     runs = [o for o in observations if not math.isnan(o.gap.get("Dr", math.nan))]
     if not runs:
         return None
-    panels = _panels(runs, lambda o: (o.dataset, o.task, o.scale))
+    panels = _panels(runs, lambda o: (o.dataset, o.task, o.model, o.scale))
     fig, axes = _grid(len(panels))
     colors = plt.get_cmap("tab10")
-    for ax, ((dataset, task, scale), obs) in zip(axes, panels.items(), strict=False):
-        for i, method in enumerate(sorted({o.method for o in obs}, key=method_rank)):
-            mine = [o for o in obs if o.method == method]
+    for ax, ((dataset, task, model, scale), obs) in zip(axes, panels.items(), strict=False):
+        for i, method in enumerate(method_columns(obs)):
+            mine = [o for o in obs if o.column == method]
             xs, ys = [o.gap["Dr"] for o in mine], [o.gap["Df"] for o in mine]
             ax.scatter(xs, ys, s=12, alpha=0.4, color=colors(i))
             ax.scatter([_mean(xs)], [_mean(ys)], s=80, marker="X", color=colors(i), label=method)
@@ -98,7 +101,7 @@ def gap_figure(observations: list[Observation], path: Path) -> Path | None:
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_xlabel("retain gap to gold: Dr − Dr(gold) (points)")
         ax.set_ylabel("forget gap to gold: Df − Df(gold) (points)")
-        ax.set_title(f"{dataset} {task} [scale={scale}]", fontsize=10)
+        ax.set_title(f"{dataset} {task} · {model} [scale={scale}]", fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
