@@ -164,3 +164,29 @@ def test_submitit_local_launcher_runs_a_two_job_grid(root, tmp_path):
     records = load_records([sweep])
     assert sorted(r["method"] for r in records) == ["baseline", "ssd"]
     assert any((sweep / ".submitit").iterdir())
+
+
+PAPER_PRESETS = [
+    ("table2", "write_cifar100", ["task.forget=rocket"]),
+    ("table3", "write_cifar100", ["task.forget=vehicle2"]),
+    ("table5", "write_cifar100", ["task.forget=rocket"]),
+    ("table6", "write_cifar10", ["task.n_forget=5"]),
+    ("table4", "write_pins", ["task.forget=1", "dataset.num_classes=5"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment,writer,extra", PAPER_PRESETS, ids=[p[0] for p in PAPER_PRESETS])
+def test_paper_presets_run_unchanged_on_fixture_files(tmp_path, experiment, writer, extra):
+    """The CIFAR and Pins presets, on tiny files in the real on-disk formats, narrowed to one job."""
+    import fixture_data
+
+    getattr(fixture_data, writer)(tmp_path / "data")
+    sweep = tmp_path / "sweep"
+    _ok(_cli(f"experiment={experiment}", "scale=smoke", "model=cnn", "method=ssd", "seed=0",
+             "dataset.train_subset=null", "dataset.test_subset=null", f"paths.root_dir={tmp_path}",
+             f"hydra.sweep.dir={sweep}", *extra, cwd=tmp_path))
+    (record,) = load_records([sweep])
+    assert record["method"] == "ssd" and record["model"] == "cnn"
+    assert record["dataset"] == {"table2": "cifar100", "table3": "cifar20", "table5": "cifar20",
+                                 "table6": "cifar10", "table4": "pins"}[experiment]

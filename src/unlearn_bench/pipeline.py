@@ -56,9 +56,9 @@ def load_data(cfg: DictConfig) -> PreparedData:
 
 
 def class_sorted_order(targets: torch.Tensor):
-    """Training indices sorted by label (stable). The official code estimates []_D on a class-sorted,
-    unshuffled loader, so its mini-batches are mostly single-class, like the forget set's; mixed
-    batches would shrink []_D by gradient cancellation and make SSD select far more parameters."""
+    """Training indices sorted by label (stable): the order of the official code's unshuffled,
+    class-sorted []_D loader. The batch estimator depends on which samples share a mini-batch, so
+    paper parity needs the same order; it does not depend on the forget request, so []_D is stored."""
     return torch.argsort(targets, stable=True).numpy()
 
 
