@@ -27,6 +27,12 @@ from unlearn_bench.training.store import ModelStore
 CONF = Path(__file__).resolve().parents[3] / "conf"
 
 
+def test_accuracies(model, exp: Experiment, device: torch.device) -> list[float]:
+    """Retain-test and forget-test accuracy (%) of `model` on the experiment's split."""
+    return [accuracy(*predict(model, exp.dataset("test", idx), device))
+            for idx in (exp.split.test_retain_idx, exp.split.test_forget_idx)]
+
+
 def sweep(cfg, alphas: list[float], lambda_: float = 1.0) -> list[dict]:
     data = load_data(cfg)
     device = torch.device("cpu")
@@ -47,15 +53,11 @@ def sweep(cfg, alphas: list[float], lambda_: float = 1.0) -> list[dict]:
             cfg.method.estimator, original,
             torch.utils.data.DataLoader(exp.dataset("train", split.forget_idx), batch_size=batch_size), device)
 
-        def test_acc(model):
-            return [accuracy(*predict(model, exp.dataset("test", idx), device))
-                    for idx in (split.test_retain_idx, split.test_forget_idx)]
-
-        dr0, df0 = test_acc(original)
+        dr0, df0 = test_accuracies(original, exp, device)
         for alpha in alphas:
             model = copy.deepcopy(original)
             changed, total = dampen(model, importance_train, importance_forget, alpha, lambda_)
-            dr, df = test_acc(model)
+            dr, df = test_accuracies(model, exp, device)
             rows.append({"class": name, "alpha": alpha, "lambda": lambda_, "retain_test_acc": dr,
                          "forget_test_acc": df, "original_retain_test_acc": dr0,
                          "original_forget_test_acc": df0, "params_changed_pct": 100 * changed / total,
