@@ -21,7 +21,6 @@ Two runners share that accumulation (`ImportanceSums`):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 import time
@@ -339,15 +338,6 @@ def compute_importance(estimator: str, model: nn.Module, loader: DataLoader, dev
 
 
 # --------------------------------------------------------------------------- store
-
-
-def weights_digest(model: nn.Module) -> str:
-    """sha256 of a model's state (names and raw bytes): the content hash its importances are keyed by."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return h.hexdigest()[:20]
 
 
 class ImportanceStore:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance, weights_digest
+from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 
 
@@ -48,11 +48,11 @@ class SSD(UnlearningMethod):
         self.importance_cache = importance_cache
 
     def importance_material(self, ctx: UnlearnContext) -> dict:
-        """What determines []_D: the original model's content, its training data (dataset and
-        subset), the estimator, its batch size and the numeric precision of the pass."""
+        """What determines []_D: the original model (its store key, a content hash of all that
+        determines it), its training data (dataset and subset), the estimator, its batch size and the
+        numeric precision of the pass."""
         return {
             **ctx.importance_material,
-            "weights": weights_digest(ctx.original),
             "split": "train",
             "estimator": self.estimator,
             "batch_size": self.batch_size,
