@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
+from unlearn_bench.bench.fisher_vs_ssd import train
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.forget import ClassTask, RandomTask
@@ -30,17 +30,7 @@ def build_model(width: int = 8) -> nn.Module:
 
 def fit(model: nn.Module, dataset: ImageDataset, epochs: int = 4, seed: int = 0) -> nn.Module:
     """Plain full-data SGD on pre-stacked tensors: fast and deterministic."""
-    torch.manual_seed(seed)
-    x = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    y = dataset.split.targets
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(y)).split(32):
-            optimizer.zero_grad()
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            optimizer.step()
-    return model.eval()
+    return train(model, dataset, epochs=epochs, seed=seed, batch_size=32)
 
 
 def accuracy(model: nn.Module, dataset: ImageDataset) -> float:

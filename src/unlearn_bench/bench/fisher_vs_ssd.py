@@ -54,15 +54,16 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> list[
     return times
 
 
-def train(model: nn.Module, dataset: ImageDataset, epochs: int, seed: int) -> nn.Module:
-    """A few epochs of plain SGD, so that predictions (and hence the Fisher) are realistic."""
+def train(model: nn.Module, dataset: ImageDataset, epochs: int, seed: int, batch_size: int = 64) -> nn.Module:
+    """A few epochs of plain SGD on pre-stacked tensors (fast, deterministic), so that predictions
+    (and hence the Fisher) are realistic."""
     torch.manual_seed(seed)
     x = torch.stack([dataset[i][0] for i in range(len(dataset))])
     y = dataset.split.targets
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     model.train()
     for _ in range(epochs):
-        for idx in torch.randperm(len(y)).split(64):
+        for idx in torch.randperm(len(y)).split(batch_size):
             optimizer.zero_grad()
             F.cross_entropy(model(x[idx]), y[idx]).backward()
             optimizer.step()
