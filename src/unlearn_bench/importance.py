@@ -22,6 +22,7 @@ Two runners share that accumulation (`ImportanceSums`):
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import tempfile
 import time
 import warnings
@@ -31,8 +32,10 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -242,6 +245,17 @@ class ImportancePass(L.LightningModule):
         if self.trainer.world_size > 1 and self.global_rank == 0:
             # spawned ranks cannot hand tensors back to the parent: rank 0 leaves them in a file
             torch.save({n: t.cpu() for n, t in self.result.items()}, self.result_path)
+
+    def teardown(self, stage: str) -> None:
+        """A spawned rank ends its process group before it exits.
+
+        Lightning destroys only NCCL groups at exit; a rank whose gloo group is still alive at
+        interpreter shutdown can abort ("terminate called without an active exception").
+        """
+        spawned = (isinstance(self.trainer.strategy.launcher, _MultiProcessingLauncher)
+                   and multiprocessing.parent_process() is not None)
+        if spawned and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 class _DescribedProgressBar(TQDMProgressBar):
