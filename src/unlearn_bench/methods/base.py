@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.importance import ImportanceStore
+from unlearn_bench.precision import method_autocast
 
 
 @dataclass
@@ -39,6 +40,10 @@ class UnlearnContext:
     batch_size: int = 64
     num_workers: int = 0
     trainer_cfg: object = None
+
+    def autocast(self):
+        """Run a method's forward passes in `trainer.precision` (fp32 unless asked)."""
+        return method_autocast(self.trainer_cfg, self.device)
 
     def loader(self, dataset: Dataset, shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
