@@ -1,5 +1,6 @@
-"""Figures as PNG: Figure 2 (time per method, SSD's []_D share marked) and the forget-gap vs
-retain-gap scatter (distance to the gold model per method)."""
+"""Figures as PNG and PDF at print resolution: Figure 2 (time per method, SSD's []_D share marked)
+and the forget-gap vs retain-gap scatter (distance to the gold model per method), each method in its
+own colour and marker in every panel, error bars one standard deviation over seeds (none for n = 1)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from unlearn_bench.report.collect import Observation  # noqa: E402
+from unlearn_bench.report.style import FORMATS, PRINT_DPI, method_color, method_marker  # noqa: E402
 from unlearn_bench.report.tables import method_columns  # noqa: E402
 
 MAX_PANELS = 8
@@ -22,6 +24,24 @@ MAX_PANELS = 8
 def _mean(values: list[float]) -> float:
     values = [v for v in values if v is not None and not math.isnan(v)]
     return statistics.fmean(values) if values else math.nan
+
+
+def _spread(values: list[float]) -> float:
+    """Standard deviation over seeds, 0 for a single run (drawn as no error bar)."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _save(fig, path: Path) -> Path:
+    """`path` (its suffix is replaced) in every format of FORMATS; returns the PNG's path."""
+    for fmt in FORMATS:
+        fig.savefig(path.with_suffix(f".{fmt}"), dpi=PRINT_DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path.with_suffix(".png")
+
+
+def _method_of(obs: list[Observation], column: str) -> str:
+    return next(o.method for o in obs if o.column == column)
 
 
 def _panels(observations: list[Observation], key) -> dict[tuple, list[Observation]]:
@@ -57,15 +77,18 @@ def time_figure(observations: list[Observation], path: Path) -> Path | None:
     fig, axes = _grid(len(panels))
     for ax, ((dataset, task, model, scale), obs) in zip(axes, panels.items(), strict=False):
         methods = method_columns(obs)
-        times = [_mean([o.values["t"] for o in obs if o.column == m]) for m in methods]
-        bars = ax.bar(methods, times, color="tab:blue", label="method time")
+        samples = [[o.values["t"] for o in obs if o.column == m] for m in methods]
+        times = [_mean(values) for values in samples]
+        bars = ax.bar(methods, times, color=[method_color(_method_of(obs, m)) for m in methods],
+                      yerr=[_spread(values) for values in samples], capsize=3)
         labelled = False
         for i, column in enumerate(methods):
             ssd = [o for o in obs if o.column == column and o.method == "ssd" and o.importance_d_s is not None]
             if not ssd:
                 continue
             d_time = _mean([o.importance_d_s for o in ssd])
-            ax.bar([column], [d_time], color="tab:orange", label=None if labelled else "SSD: []_D pass")
+            ax.bar([column], [d_time], color="none", edgecolor="black", hatch="//",
+                   label=None if labelled else "SSD: []_D pass")
             labelled = True
             share = ssd_importance_share(ssd)
             ax.annotate(f"[]_D {100 * share:.0f}%", (bars[i].get_x() + bars[i].get_width() / 2, times[i]),
@@ -74,12 +97,11 @@ def time_figure(observations: list[Observation], path: Path) -> Path | None:
         ax.set_ylabel("time (s)")
         ax.set_title(f"{dataset} {task} · {model} [scale={scale}]", fontsize=10)
         ax.tick_params(axis="x", rotation=30, labelsize=8)
-        ax.legend(fontsize=7)
+        if labelled:
+            ax.legend(fontsize=7)
     fig.suptitle("Time per method (Figure 2)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def gap_figure(observations: list[Observation], path: Path) -> Path | None:
@@ -90,20 +112,20 @@ def gap_figure(observations: list[Observation], path: Path) -> Path | None:
         return None
     panels = _panels(runs, lambda o: (o.dataset, o.task, o.model, o.scale))
     fig, axes = _grid(len(panels))
-    colors = plt.get_cmap("tab10")
     for ax, ((dataset, task, model, scale), obs) in zip(axes, panels.items(), strict=False):
-        for i, method in enumerate(method_columns(obs)):
-            mine = [o for o in obs if o.column == method]
+        for column in method_columns(obs):
+            mine = [o for o in obs if o.column == column]
+            color, marker = method_color(mine[0].method), method_marker(mine[0].method)
             xs, ys = [o.gap["Dr"] for o in mine], [o.gap["Df"] for o in mine]
-            ax.scatter(xs, ys, s=12, alpha=0.4, color=colors(i))
-            ax.scatter([_mean(xs)], [_mean(ys)], s=80, marker="X", color=colors(i), label=method)
+            ax.scatter(xs, ys, s=14, alpha=0.35, color=color, marker=marker, linewidths=0)
+            ax.errorbar([_mean(xs)], [_mean(ys)], xerr=[_spread(xs)], yerr=[_spread(ys)], fmt=marker,
+                        markersize=8, markerfacecolor="none", markeredgewidth=1.5, color=color,
+                        capsize=2, elinewidth=0.8, label=column)
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_xlabel("retain gap to gold: Dr − Dr(gold) (points)")
         ax.set_ylabel("forget gap to gold: Df − Df(gold) (points)")
         ax.set_title(f"{dataset} {task} · {model} [scale={scale}]", fontsize=10)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -8,7 +8,7 @@ import math
 
 from unlearn_bench.report.tables import Cell, Row, Table
 
-LEGEND = ("Cells: ours, mean ± std over n seeds, with the paper's mean in brackets (— where the paper "
+LEGEND = ("Cells: ours, mean ± std over n seeds (no ± for n = 1), with the paper's mean in brackets (— where the paper "
           "has none). Bold: the method closest to retrain (for t: the fastest), baseline and retrain "
           "excluded. Dr, Df, MIA in %, t in seconds.")
 CSV_FIELDS = ("table", "model", "paper_model", "dataset", "task", "forget", "metric", "method",
@@ -50,7 +50,7 @@ def _closest(row: Row) -> str:
 def _md_cell(cell: Cell | None, metric: str) -> str:
     if cell is None:
         return "—"
-    ours = f"{_num(cell.mean, metric)} ± {_num(cell.std, metric)}"
+    ours = _num(cell.mean, metric) if cell.n < 2 else f"{_num(cell.mean, metric)} ± {_num(cell.std, metric)}"
     paper = _num(cell.paper.mean, metric) if cell.paper else "—"
     return f"{f'**{ours}**' if cell.bold else ours} ({paper})"
 

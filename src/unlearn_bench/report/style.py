@@ -1,0 +1,30 @@
+"""One colour and one marker per method, the same in every figure (not by position in a panel)."""
+
+from __future__ import annotations
+
+import hashlib
+
+# Okabe–Ito and tab10-like colours, distinguishable in print and by most colour-blind readers.
+PALETTE = ("#000000", "#7f7f7f", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
+           "#F0E442", "#8c564b", "#9467bd", "#17becf", "#bcbd22", "#e377c2", "#2ca02c", "#1f77b4")
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d", "8", "H", "1")
+# Methods with a fixed place: the paper's eight first, then the methods that came after it.
+KNOWN_METHODS = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
+                 "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit", "assd", "lfssd")
+PRINT_DPI = 300
+FORMATS = ("png", "pdf")
+
+
+def _slot(method: str) -> int:
+    if method in KNOWN_METHODS:
+        return KNOWN_METHODS.index(method)
+    digest = hashlib.sha256(method.encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def method_color(method: str) -> str:
+    return PALETTE[_slot(method) % len(PALETTE)]
+
+
+def method_marker(method: str) -> str:
+    return MARKERS[_slot(method) % len(MARKERS)]
