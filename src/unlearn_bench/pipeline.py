@@ -127,6 +127,11 @@ def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool 
     return recipe, (original, original_info), (gold_model, gold_info)
 
 
+def architecture(model_cfg: DictConfig) -> str:
+    """The network actually built: the timm architecture name where there is one, else the factory."""
+    return str(model_cfg.net.get("arch") or model_cfg.net._target_.rsplit(".", 1)[-1])
+
+
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     task = build(cfg.task)
@@ -183,6 +188,7 @@ def run(cfg: DictConfig) -> dict:
         "method": method.name,
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
+        "architecture": architecture(cfg.model),
         "task": split.task,
         "forget": split.target,
         "seed": cfg.seed,

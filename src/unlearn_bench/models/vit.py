@@ -1,4 +1,4 @@
-"""Vision Transformers from timm: the paper's ViT-B/16 and a tiny one for tests and CPU runs."""
+"""Models from timm: any architecture by name, the paper's ViT-B/16, and a tiny ViT for tests and CPU runs."""
 
 from __future__ import annotations
 
@@ -21,7 +21,20 @@ def vit(
     checkpoint: str | None = None,
     in_channels: int = 3,
 ) -> nn.Module:
-    """A timm ViT with a new head; weights from the hub, or from a local `checkpoint` file."""
+    """The paper's ViT-B/16 (or another timm ViT) with a new head."""
+    return timm_model(arch, num_classes, pretrained, checkpoint, in_channels)
+
+
+def timm_model(
+    arch: str,
+    num_classes: int,
+    pretrained: bool = False,
+    checkpoint: str | None = None,
+    in_channels: int = 3,
+) -> nn.Module:
+    """Any timm architecture with a new head; weights from the hub, or from a local `checkpoint` file."""
+    if arch not in timm.list_models(pretrained=False) and arch.split(".")[0] not in timm.list_models():
+        raise UnlearnBenchError(f"model.arch={arch} is not a timm architecture (see timm.list_models()).")
     kwargs = dict(num_classes=num_classes, in_chans=in_channels)
     if checkpoint is not None:
         if not Path(checkpoint).is_file():
