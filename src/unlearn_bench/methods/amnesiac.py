@@ -13,15 +13,10 @@ from unlearn_bench.methods.loops import (
     Relabelled,
     dataset_labels,
     progress_enabled,
+    random_wrong_labels,
     seed_all,
     train_epochs,
 )
-
-
-def random_wrong_labels(labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
-    """For each label, a class drawn uniformly from the other num_classes - 1."""
-    shift = rng.integers(1, num_classes, size=len(labels))
-    return (labels + shift) % num_classes
 
 
 class Amnesiac(UnlearningMethod):

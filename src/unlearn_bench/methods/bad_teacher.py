@@ -13,14 +13,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Subset
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import Tagged, progress_enabled, seed_all, train_epochs
-
-
-def frozen(model: nn.Module, device: torch.device) -> nn.Module:
-    """A teacher: eval mode, no gradients, on `device`."""
-    model = model.to(device).eval()
-    model.requires_grad_(False)
-    return model
+from unlearn_bench.methods.loops import Tagged, frozen, progress_enabled, seed_all, train_epochs
 
 
 class BadTeacher(UnlearningMethod):

@@ -1,9 +1,12 @@
-"""Pieces the training-based methods share: seeding, small dataset wrappers, one training loop."""
+"""Pieces the training-based methods share: seeding, small dataset wrappers, the training loops
+(one loader, or retain batches paired with cycled forget batches)."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +16,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 LossFn = Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]
+PairLossFn = Callable[[nn.Module, Sequence[torch.Tensor], Sequence[torch.Tensor]], torch.Tensor]
+Autocast = Callable[[], contextlib.AbstractContextManager]
 
 
 def seed_all(seed: int) -> None:
@@ -20,6 +25,13 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def frozen(model: nn.Module, device: torch.device) -> nn.Module:
+    """A teacher: eval mode, no gradients, on `device`."""
+    model = model.to(device).eval()
+    model.requires_grad_(False)
+    return model
 
 
 def progress_enabled(trainer_cfg) -> bool:
@@ -44,6 +56,12 @@ def dataset_labels(dataset: Dataset, fine: bool = False) -> np.ndarray:
     if fine:
         raise ValueError("Fine labels need an ImageDataset.")
     return np.asarray([int(dataset[i][1]) for i in range(len(dataset))])
+
+
+def random_wrong_labels(labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """For each label, a class drawn uniformly from the other num_classes - 1."""
+    shift = rng.integers(1, num_classes, size=len(labels))
+    return (labels + shift) % num_classes
 
 
 class Relabelled(Dataset):
@@ -80,6 +98,15 @@ def cross_entropy_loss(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch
     return F.cross_entropy(model(x), y)
 
 
+def _step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+          after_step: Callable[[], None] | None) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if after_step is not None:
+        after_step()
+
+
 def train_epochs(
     model: nn.Module,
     loader: DataLoader,
@@ -89,8 +116,11 @@ def train_epochs(
     loss_fn: LossFn = cross_entropy_loss,
     desc: str = "train",
     progress: bool = True,
+    autocast: Autocast = contextlib.nullcontext,
+    after_step: Callable[[], None] | None = None,
 ) -> list[float]:
-    """Train `model` in place (train mode) and return the sample-weighted mean loss of each epoch."""
+    """Train `model` in place (train mode) and return the sample-weighted mean loss of each epoch.
+    `autocast` wraps each loss computation (the forward passes); `after_step` runs after every update."""
     model.to(device).train()
     history = []
     for epoch in range(epochs):
@@ -98,11 +128,42 @@ def train_epochs(
         bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not progress)
         for batch in bar:
             batch = [t.to(device) for t in batch]
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            with autocast():
+                loss = loss_fn(model, batch)
+            _step(model, loss, optimizer, after_step)
             total += float(loss.detach()) * len(batch[0])
             count += len(batch[0])
+        history.append(total / max(count, 1))
+    return history
+
+
+def paired_epochs(
+    model: nn.Module,
+    retain_loader: Iterable,
+    forget_loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    device: torch.device,
+    loss_fn: PairLossFn,
+    desc: str = "train",
+    progress: bool = True,
+    autocast: Autocast = contextlib.nullcontext,
+) -> list[float]:
+    """Like `train_epochs`, but each step sees one retain batch and the next forget batch, the forget
+    loader cycled so that an epoch is one pass over the retain set (NegGrad+'s loop)."""
+    model.to(device).train()
+    history = []
+    for epoch in range(epochs):
+        total, count = 0.0, 0
+        pairs = zip(retain_loader, itertools.cycle(forget_loader))
+        bar = tqdm(pairs, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not progress,
+                   total=len(retain_loader) if hasattr(retain_loader, "__len__") else None)
+        for retain, forget in bar:
+            retain, forget = [t.to(device) for t in retain], [t.to(device) for t in forget]
+            with autocast():
+                loss = loss_fn(model, retain, forget)
+            _step(model, loss, optimizer, None)
+            total += float(loss.detach()) * len(retain[0])
+            count += len(retain[0])
         history.append(total / max(count, 1))
     return history
