@@ -178,3 +178,17 @@ def test_settings_of_one_method_get_their_own_columns_and_sizes_their_own_tables
     big = next(t for t in tables if len(t.methods) == 3)
     assert big.methods == ["retrain", "ssd (alpha=10)", "ssd (alpha=21.6)"]
     assert next(r for r in big.rows if r.metric == "Dr").closest == ["ssd (alpha=21.6)"]
+
+
+def test_layouts_outside_the_paper_show_every_method_and_the_data_it_read(tmp_path):
+    models = {"resnet18": "cnn", "vit": "vit_tiny"}
+    used = {"retrain": ["retain"], "fisher": ["retain"], "jit": ["forget"], "scrub": ["forget", "retain"]}
+    for method, data in used.items():
+        rec = record(method, 0, 90.0, 0.0, 0.0, dataset="digits", model="cnn", forget="3", scale="cpu",
+                     models=models)
+        write(tmp_path, method, {**rec, "data_used": data})
+    tables = {t.id: t for t in build_tables(observations(load_records([tmp_path])))}
+    digits = tables["digits_class_cpu"]
+    assert set(digits.methods) == set(used)  # Fisher too: Table 1 is not the only place it shows
+    assert "1_cpu" in tables
+    assert "Data read: retrain: retain; fisher: retain; scrub: forget + retain; jit: forget." in to_markdown(digits)

@@ -35,6 +35,7 @@ class Observation:
     gap: dict[str, float] = field(default_factory=dict)  # unlearned − gold of Dr, Df, MIA
     importance_d_s: float | None = None  # SSD: seconds of the []_D pass (computed, not loaded)
     label: str = ""  # the column name when one table holds several settings of a method
+    data_used: tuple[str, ...] = ()  # what the method read: forget, retain, train_importance
 
     @property
     def column(self) -> str:
@@ -190,6 +191,7 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         method=record["method"], seed=int(record["seed"]), values=values, gap=gap,
         scale=str((record.get("config", {}).get("scale") or {}).get("name", "paper")),
         importance_d_s=importance_d,
+        data_used=tuple(record.get("data_used") or ()),
     )
 
 

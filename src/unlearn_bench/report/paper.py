@@ -23,8 +23,9 @@ TITLES = {
 }
 # Table 4 reports one row per model: the mean over its five forget targets
 POOLED_TARGET = {"4": "ids_1_10_20_30_40_mean"}
-# method order of the paper's tables
-METHOD_ORDER = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd")
+# method order of the paper's tables, then the later methods
+METHOD_ORDER = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
+                "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit")
 METRICS = ("Dr", "Df", "MIA")
 # the paper's short names of CIFAR-20 superclasses (our records hold the dataset's own names)
 SUPERCLASS_ALIASES = {"vehicles_2": "vehicle2", "fruit_and_vegetables": "veg",

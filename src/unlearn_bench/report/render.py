@@ -62,7 +62,13 @@ def to_markdown(table: Table) -> str:
     for row in table.rows:
         cells = [_md_cell(row.cells.get(m), row.metric) for m in table.methods]
         lines.append("| " + " | ".join([*_labels(table, row), *cells, _closest(row)]) + " |")
-    return "\n".join([*lines, "", LEGEND, ""])
+    return "\n".join([*lines, "", LEGEND, *_data_used(table), ""])
+
+
+def _data_used(table: Table) -> list[str]:
+    """One line naming the data each method read (methods that declare none, like baseline, left out)."""
+    used = [f"{m}: {' + '.join(table.data_used[m])}" for m in table.methods if table.data_used.get(m)]
+    return ["", "Data read: " + "; ".join(used) + "."] if used else []
 
 
 def _tex_escape(text: str) -> str:

@@ -58,6 +58,7 @@ class Table:
     methods: list[str]
     rows: list[Row]
     setting_column: bool = False  # Table 1: rows span several datasets and tasks
+    data_used: dict[str, tuple[str, ...]] = field(default_factory=dict)  # method -> the data it read
 
 
 def build_tables(observations: list[Observation], standin: bool = False) -> list[Table]:
@@ -65,7 +66,9 @@ def build_tables(observations: list[Observation], standin: bool = False) -> list
     with the paper's closest setting beside when `standin`), then Table 1 if Fisher ran."""
     groups: dict[tuple[str, str, str], list[Observation]] = defaultdict(list)
     for obs in observations:
-        if obs.method != "fisher":
+        # the paper's own tables have no Fisher column (it is Table 1's); layouts for other datasets
+        # show every method that ran
+        if obs.method != "fisher" or (obs.dataset, obs.task) not in TABLE_OF:
             groups[(obs.dataset, obs.task, obs.scale)].append(obs)
     tables = [_method_table(dataset, task, obs, scale, standin) for (dataset, task, scale), obs in groups.items()]
     for scale in sorted({o.scale for o in observations if o.method == "fisher"}):
@@ -103,7 +106,8 @@ def _method_table(dataset: str, task: str, obs: list[Observation], scale: str = 
         for metric in METRICS:
             rows.append(_row(table_id, model, paper_model, dataset, task, forget, metric, row_obs,
                              paper_setting))
-    return Table(*_scaled(table_id, title, scale), method_columns(obs), rows)
+    data_used = {o.column: o.data_used for o in obs if o.data_used}
+    return Table(*_scaled(table_id, title, scale), method_columns(obs), rows, data_used=data_used)
 
 
 def _table1(obs: list[Observation], scale: str = "paper") -> Table:
