@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
@@ -17,6 +18,15 @@ CONF = REPO / "conf"
 # tiny but real: 3 epochs on digits trains a model that is far above chance
 FAST = ["training.epochs=3", "training.milestones=[2]", "trainer.enable_progress_bar=false",
         "trainer.accelerator=cpu"]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Two cores shared with other jobs: one torch thread is many times faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -29,13 +29,7 @@ from unlearn_bench.methods.saliency import GradientMask, forget_gradient_salienc
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB, decayed_lr, distill_kl, max_step_loss
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def linear(weight, bias=None) -> nn.Linear:

@@ -52,13 +52,8 @@ CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_
            "jit": JiT}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two cores shared with other jobs: one torch thread is many times faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

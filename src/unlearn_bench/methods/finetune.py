@@ -6,7 +6,13 @@ import torch
 from torch import nn
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import progress_enabled, seed_all, train_epochs
+from unlearn_bench.methods.loops import (
+    LossFn,
+    cross_entropy_loss,
+    progress_enabled,
+    seed_all,
+    train_epochs,
+)
 
 
 class Finetune(UnlearningMethod):
@@ -21,14 +27,21 @@ class Finetune(UnlearningMethod):
         self.epochs, self.lr, self.momentum = epochs, lr, momentum
         self.weight_decay, self.batch_size = weight_decay, batch_size
 
+    def epoch_loss(self, epoch: int) -> LossFn:
+        """The loss of epoch `epoch` (0-based): cross-entropy; ℓ1-sparse adds its penalty."""
+        return cross_entropy_loss
+
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         seed_all(ctx.seed)
         model = model.to(ctx.device)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
                                     weight_decay=self.weight_decay)
         loader = ctx.loader(ctx.retain_set, shuffle=True, batch_size=self.batch_size)
-        losses = train_epochs(model, loader, optimizer, self.epochs, ctx.device, desc="finetune",
-                              progress=progress_enabled(ctx.trainer_cfg))
+        losses = []
+        for epoch in range(self.epochs):
+            losses += train_epochs(model, loader, optimizer, 1, ctx.device, self.epoch_loss(epoch),
+                                   desc=f"{self.name} {epoch + 1}/{self.epochs}",
+                                   progress=progress_enabled(ctx.trainer_cfg), autocast=ctx.autocast)
         self.report = {"epochs": self.epochs, "lr": self.lr, "momentum": self.momentum,
                        "weight_decay": self.weight_decay, "batch_size": self.batch_size,
                        "retain_samples": len(ctx.retain_set), "epoch_losses": losses}

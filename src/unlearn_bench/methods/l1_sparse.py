@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import progress_enabled, seed_all, train_epochs
+from unlearn_bench.methods.base import UnlearnContext
+from unlearn_bench.methods.finetune import Finetune
+from unlearn_bench.methods.loops import LossFn
 
 
 def l1_schedule(alpha: float, epochs: int) -> list[float]:
@@ -21,35 +22,27 @@ def l1_norm(model: nn.Module) -> torch.Tensor:
     return sum(p.abs().sum() for p in model.parameters())
 
 
-class L1Sparse(UnlearningMethod):
+class L1Sparse(Finetune):
     """Official (OPTML-Group/Unlearn-Sparse, `--unlearn FT_prune`): 10 epochs of SGD lr 0.01, momentum
     0.9, weight decay 5e-4, batch 256 on the retain set, loss CE + alpha_t·‖θ‖₁."""
 
     name = "l1_sparse"
-    data_used = ("retain",)
 
     def __init__(self, alpha: float = 5e-4, epochs: int = 10, lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float = 5e-4, batch_size: int = 256):
-        super().__init__()
-        self.alpha, self.epochs, self.lr, self.momentum = alpha, epochs, lr, momentum
-        self.weight_decay, self.batch_size = weight_decay, batch_size
+        super().__init__(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
+        self.alpha = alpha
+
+    def epoch_loss(self, epoch: int) -> LossFn:
+        weight = l1_schedule(self.alpha, self.epochs)[epoch]
+
+        def loss(model: nn.Module, batch) -> torch.Tensor:
+            return F.cross_entropy(model(batch[0]), batch[1]) + weight * l1_norm(model)
+
+        return loss
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
-        seed_all(ctx.seed)
-        model = model.to(ctx.device)
-        optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
-                                    weight_decay=self.weight_decay)
-        loader = ctx.loader(ctx.retain_set, shuffle=True, batch_size=self.batch_size)
-        schedule = l1_schedule(self.alpha, self.epochs)
-        losses = []
-        for epoch, weight in enumerate(schedule):
-            def loss_fn(m: nn.Module, batch, weight: float = weight) -> torch.Tensor:
-                return F.cross_entropy(m(batch[0]), batch[1]) + weight * l1_norm(m)
-
-            losses += train_epochs(model, loader, optimizer, 1, ctx.device, loss_fn,
-                                   desc=f"l1-sparse epoch {epoch + 1}/{self.epochs}",
-                                   progress=progress_enabled(ctx.trainer_cfg), autocast=ctx.autocast)
-        self.report = {"alpha": self.alpha, "alpha_schedule": schedule, "epochs": self.epochs, "lr": self.lr,
-                       "retain_samples": len(ctx.retain_set), "epoch_losses": losses,
-                       "final_l1_norm": float(l1_norm(model).detach())}
-        return model.eval()
+        model = super().unlearn(model, ctx)
+        self.report.update({"alpha": self.alpha, "alpha_schedule": l1_schedule(self.alpha, self.epochs),
+                            "final_l1_norm": float(l1_norm(model).detach())})
+        return model
