@@ -1,4 +1,4 @@
-"""Fisher Forgetting: the vectorised expected Fisher (importance.py's `expected` estimator) equals
+"""Fisher Forgetting: the vectorised expected Fisher (importance.estimators' `expected` estimator) equals
 the official batch-size-1 loop of C backward passes, and the noise follows the official recipe."""
 
 from __future__ import annotations
