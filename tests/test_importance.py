@@ -240,7 +240,7 @@ def test_ssd_reuses_the_stored_train_importances(make_cfg, monkeypatch):
     assert second["metrics"]["unlearned"] == first["metrics"]["unlearned"]
 
     path = ImportanceStore(make_cfg().paths.cache_dir + "/importance").path(first["method_report"]["importance_key"])
-    path.write_bytes(b"not a torch file")
+    path.write_bytes(b"not a safetensors file")
     passes.clear()
     third = run(make_cfg(*small))
     assert third["method_report"]["importance_cache_hit"] is False

@@ -58,3 +58,11 @@ def test_non_positive_hyperparameters_are_refused(alpha, lambda_):
 def test_unknown_estimator_is_refused():
     with pytest.raises(UnlearnBenchError, match="Unknown importance estimator"):
         SSD(estimator="magic")
+
+
+def test_dampen_refuses_importances_that_would_broadcast():
+    net = torch.nn.Linear(3, 2)
+    scalar = {n: torch.tensor(1.0) for n, _ in net.named_parameters()}
+    exact = {n: torch.ones_like(p) for n, p in net.named_parameters()}
+    with pytest.raises(UnlearnBenchError, match=r"Importances of weight have shape \(\) / \(2, 3\)"):
+        dampen(net, scalar, exact, alpha=1.0, lambda_=1.0)

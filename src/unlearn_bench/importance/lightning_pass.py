@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -94,7 +95,7 @@ class ImportancePass(L.LightningModule):
         self.result = self.sums.mean()
         if self.trainer.world_size > 1 and self.global_rank == 0:
             # spawned ranks cannot hand tensors back to the parent: rank 0 leaves them in a file
-            torch.save({n: t.cpu() for n, t in self.result.items()}, self.result_path)
+            save_file({n: t.cpu().contiguous() for n, t in self.result.items()}, self.result_path)
 
     def teardown(self, stage: str) -> None:
         """A spawned rank ends its process group before it exits.
@@ -147,7 +148,7 @@ def lightning_pass(estimator: str, model: nn.Module, loader: DataLoader, trainer
     loader_kwargs = {"num_workers": loader.num_workers, "collate_fn": loader.collate_fn,
                      "pin_memory": loader.pin_memory, "worker_init_fn": loader.worker_init_fn}
     with tempfile.TemporaryDirectory(prefix="importance-") as tmp:
-        result_path = str(Path(tmp) / "importances.pt")
+        result_path = str(Path(tmp) / "importances.safetensors")
         module = ImportancePass(model.eval(), estimator, loader.dataset, loader_batches(loader),
                                 loader_kwargs, result_path)
         trainer = L.Trainer(
@@ -167,5 +168,5 @@ def lightning_pass(estimator: str, model: nn.Module, loader: DataLoader, trainer
         trainer.predict(module, return_predictions=False)
         if module.result is not None:
             return module.result
-        return torch.load(result_path, map_location="cpu")
+        return load_file(result_path)
 

@@ -22,6 +22,9 @@ def dampen(model: nn.Module, imp_train: Importances, imp_forget: Importances, al
             continue
         d = imp_train[name].to(param.device)
         f = imp_forget[name].to(param.device)
+        if d.shape != param.shape or f.shape != param.shape:
+            raise UnlearnBenchError(f"Importances of {name} have shape {tuple(d.shape)} / {tuple(f.shape)}, "
+                                    f"not the parameter's {tuple(param.shape)}.")
         selected = f > alpha * d
         factor = (lambda_ * d / f).clamp(max=1.0)
         param[selected] *= factor[selected]
@@ -69,6 +72,7 @@ class SSD(UnlearningMethod):
             self.importance_material(ctx),
             lambda: self.importance(model, ctx, ctx.train_set, "importance []_D"),
             use_cache=self.importance_cache,
+            like=model,
         )
         t0 = time.perf_counter()
         imp_forget = self.importance(model, ctx, ctx.forget_set, "importance []_Df")

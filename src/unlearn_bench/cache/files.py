@@ -1,0 +1,49 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+
+def content_key(material: dict) -> str:
+    """A short hash of everything that determines an artefact (JSON-serialisable)."""
+    blob = json.dumps(material, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def temp_name(path: Path) -> Path:
+    """Where `path` is written before it is renamed into place (a unique name per writer)."""
+    return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+
+
+def stale_temps(path: Path) -> list[Path]:
+    """Temporary files of `path` (left by writers that were killed before renaming)."""
+    return list(path.parent.glob(f".{path.name}.*.tmp"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename.
+
+    The file gets the permissions of any new file (0666 less the umask). On failure the temporary
+    file is removed and the OSError names `path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

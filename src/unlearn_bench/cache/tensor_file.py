@@ -1,0 +1,86 @@
+"""A file of named tensors and JSON metadata (safetensors): loading it never runs code.
+
+The metadata holds a sha256 of the tensors' bytes, so a damaged file is told apart from a good
+one; `Layout` says which names, shapes and dtypes a file must hold to be used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from unlearn_bench.cache.files import atomic_write_bytes
+
+FORMAT = "unlearn-bench-tensors/1"
+Tensors = dict[str, torch.Tensor]
+# name -> (shape, dtype)
+Layout = dict[str, tuple[tuple[int, ...], torch.dtype]]
+
+
+class InvalidEntry(ValueError):
+    """A cache file that cannot be used (damaged, foreign, or of another layout)."""
+
+
+def layout_of(tensors: Mapping[str, torch.Tensor]) -> Layout:
+    return {name: (tuple(t.shape), t.dtype) for name, t in tensors.items()}
+
+
+def _digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def encode(tensors: Mapping[str, torch.Tensor], meta: dict) -> bytes:
+    # clone: safetensors refuses tensors that share storage
+    owned = {n: t.detach().cpu().contiguous().clone() for n, t in tensors.items()}
+    header = {"format": FORMAT, "sha256": _digest(owned), "meta": json.dumps(meta, default=str)}
+    return save_safetensors(owned, metadata=header)
+
+
+def write_tensor_file(path: Path, tensors: Mapping[str, torch.Tensor], meta: dict) -> None:
+    atomic_write_bytes(path, encode(tensors, meta))
+
+
+def _metadata(data: bytes) -> dict:
+    (length,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8:8 + length]).get("__metadata__") or {}
+
+
+def decode(data: bytes) -> tuple[Tensors, dict]:
+    """The tensors and metadata in `data`; InvalidEntry when they are not ours or are damaged."""
+    try:
+        header = _metadata(data)
+        tensors = load_safetensors(data)
+    except Exception as err:  # noqa: BLE001 - any parse failure means "not a usable file"
+        raise InvalidEntry(f"not a safetensors file ({err})") from None
+    if header.get("format") != FORMAT:
+        raise InvalidEntry(f"unknown format {header.get('format')!r}")
+    if header.get("sha256") != _digest(tensors):
+        raise InvalidEntry("checksum mismatch")
+    try:
+        meta = json.loads(header.get("meta", "{}"))
+    except json.JSONDecodeError as err:
+        raise InvalidEntry(f"unreadable metadata ({err})") from None
+    return tensors, meta if isinstance(meta, dict) else {}
+
+
+def check_layout(tensors: Mapping[str, torch.Tensor], expected: Layout) -> None:
+    """InvalidEntry unless `tensors` has exactly the expected names, shapes and dtypes."""
+    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise InvalidEntry(f"names differ (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, (shape, dtype) in expected.items():
+        t = tensors[name]
+        if tuple(t.shape) != tuple(shape) or t.dtype != dtype:
+            raise InvalidEntry(f"{name} is {tuple(t.shape)} {t.dtype}, expected {tuple(shape)} {dtype}")
