@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 
 def content_key(material: dict) -> str:
@@ -25,6 +26,12 @@ def stale_temps(path: Path) -> list[Path]:
     return list(path.parent.glob(f".{path.name}.*.tmp"))
 
 
+def _write(f: BinaryIO, data: bytes) -> None:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file and a rename.
 
@@ -37,9 +44,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            _write(f, data)
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)

@@ -73,21 +73,22 @@ class TensorStore:
     def get_or_create(self, key: str, create: Create, expected: Layout | None = None,
                       use_cache: bool = True) -> tuple[Tensors, dict, bool]:
         """(tensors, meta, cache_hit): the stored entry, or `create()`'s, stored for next time."""
-        with self._locked(key):
+        with self._locked(key) as locked:
+            if locked:  # no other writer of this key is alive: its temporary files are leftovers
+                for tmp in stale_temps(self.path(key)):
+                    tmp.unlink(missing_ok=True)
             found = self.read(key, expected) if use_cache else None
             if found is not None:
                 return *found, True
-            for tmp in stale_temps(self.path(key)):
-                tmp.unlink(missing_ok=True)
             tensors, meta = create()
             self.write(key, tensors, meta)
             return tensors, meta, False
 
     @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
+    def _locked(self, key: str) -> Iterator[bool]:
         lock = self._acquire(key)
         try:
-            yield
+            yield lock is not None
         finally:
             if lock is not None:
                 lock.release()
