@@ -7,6 +7,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+import unlearn_bench.resolvers  # noqa: F401 - registers ${run_id:} before Hydra composes
 from unlearn_bench.errors import user_error
 from unlearn_bench.pipeline import run
 

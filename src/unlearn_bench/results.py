@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import math
 import platform
+import re
 from pathlib import Path
 
-from unlearn_bench.training.store import atomic_write_bytes
+from unlearn_bench.cache.files import atomic_write_bytes
+
+log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
+# results.json, or results-N.json when a run folder was shared (write_results never overwrites)
+RESULTS_PATTERN = "results*.json"
 COLUMNS = (
     ("retain_test_acc", "Dr test"),
     ("forget_test_acc", "Df test"),
@@ -32,9 +39,24 @@ def _clean(value):
 
 
 def write_results(record: dict, directory: str | Path) -> Path:
-    path = Path(directory) / RESULTS_FILE
-    atomic_write_bytes(path, json.dumps(_clean(record), indent=2, default=str).encode())
-    return path
+    """Write results.json atomically into `directory`, never over another run's file: when one is
+    there already, results-2.json (3, ...) instead, with a warning."""
+    data = json.dumps(_clean(record), indent=2, default=str).encode()
+    for n in itertools.count(1):
+        path = Path(directory) / (RESULTS_FILE if n == 1 else RESULTS_PATTERN.replace("*", f"-{n}"))
+        try:
+            atomic_write_bytes(path, data, replace=False)
+        except FileExistsError:
+            continue
+        if n > 1:
+            log.warning("%s holds another run's %s; this run's results went to %s.", directory, RESULTS_FILE,
+                        path.name)
+        return path
+    raise AssertionError("unreachable")
+
+
+def is_results_file(path: Path) -> bool:
+    return re.fullmatch(r"results(-\d+)?\.json", path.name) is not None
 
 
 def load_results(path: str | Path) -> dict:

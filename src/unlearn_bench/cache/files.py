@@ -32,11 +32,12 @@ def _write(f: BinaryIO, data: bytes) -> None:
     os.fsync(f.fileno())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write `data` to `path` through a temporary file and a rename.
 
     The file gets the permissions of any new file (0666 less the umask). On failure the temporary
-    file is removed and the OSError names `path`.
+    file is removed and the OSError names `path`. With replace=False an existing `path` is never
+    replaced: FileExistsError instead (the check and the write are one atomic step).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             _write(f, data)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            tmp.unlink()
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise OSError(err.errno, err.strerror or str(err), str(path)) from err

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from unlearn_bench.report.paper import paper_forget_name
-from unlearn_bench.results import RESULTS_FILE
+from unlearn_bench.results import RESULTS_PATTERN, is_results_file
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def find_results(paths: Iterable[str | Path]) -> list[Path]:
         if path.is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(sorted(path.rglob(RESULTS_FILE)))
+            found.extend(sorted(p for p in path.rglob(RESULTS_PATTERN) if is_results_file(p)))
         else:
             log.warning("No such file or folder: %s", path)
     return found

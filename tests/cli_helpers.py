@@ -1,0 +1,30 @@
+"""Running the command line in subprocesses for the reliability tests (scale=smoke on digits)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def env() -> dict:
+    path = os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", "PYTHONPATH": path}
+
+
+def start(root: Path, *overrides: str, cwd: Path | None = None, module: str = "unlearn_bench") -> subprocess.Popen:
+    """`python -m unlearn_bench scale=smoke paths.root_dir=root ...`, in its own process group."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, "scale=smoke", "trainer.accelerator=cpu", f"paths.root_dir={root}",
+         *overrides],
+        cwd=cwd or root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 900) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
