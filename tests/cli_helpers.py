@@ -17,8 +17,10 @@ def env() -> dict:
 
 def start(root: Path, *overrides: str, cwd: Path | None = None, module: str = "unlearn_bench") -> subprocess.Popen:
     """`python -m unlearn_bench scale=smoke paths.root_dir=root ...`, in its own process group."""
+    flags = [o for o in overrides if o.startswith("-")]  # argparse wants --multirun before the overrides
+    overrides = tuple(o for o in overrides if not o.startswith("-"))
     return subprocess.Popen(
-        [sys.executable, "-m", module, "scale=smoke", "trainer.accelerator=cpu", f"paths.root_dir={root}",
+        [sys.executable, "-m", module, *flags, "scale=smoke", "trainer.accelerator=cpu", f"paths.root_dir={root}",
          *overrides],
         cwd=cwd or root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import hydra
 from omegaconf import DictConfig
 
 import unlearn_bench.resolvers  # noqa: F401 - registers ${run_id:} before Hydra composes
-from unlearn_bench.errors import user_error
+from unlearn_bench import interrupts
+from unlearn_bench.job import is_multirun, log_to_file, single_run, sweep_job
 from unlearn_bench.pipeline import run
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Runs one experiment; returns its distance to the gold model (the sweep objective)."""
+    return sweep_job(cfg, run) if is_multirun() else single_run(cfg, run)
+
+
+def cli() -> None:
+    """`main` with SIGTERM / SIGINT ending the process with 128 + the signal's number."""
+    interrupts.install()
     try:
-        return float(run(cfg)["distance_to_gold"])
-    except Exception as err:
-        cause = user_error(err)
-        if cause is None:
-            raise
-        print(f"error: {cause}", file=sys.stderr)
-        sys.exit(2)
+        main()
+    except interrupts.Interrupted as stop:
+        log_to_file(f"error: {stop}")
+        logging.shutdown()
+        print(f"error: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -3,22 +3,28 @@ parameters end up as a reusable config."""
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from unlearn_bench.tuning import best_trial, count_done_trials, sqlite_path, write_tuned_config
+from unlearn_bench.job import FAILURE_FILE
+from unlearn_bench.trial_states import fail_orphaned_trials, start_search
+from unlearn_bench.tuning import best_trial, count_done_trials, write_tuned_config
 
 log = logging.getLogger(__name__)
 
 
 class OptunaStudy(Callback):
-    """Before the sweep: create the SQLite folder, and treat hydra.sweeper.n_trials as the study's
-    total, so a rerun after an interruption runs only the missing trials (with a sampler seed shifted
-    by the trials already done, so random start-up trials do not repeat). After the sweep: write the
-    best parameters as a config under config_dir (default: the primary config folder, conf/)."""
+    """Before the sweep: create the SQLite folder, mark FAIL the trials whose process was killed, and
+    treat hydra.sweeper.n_trials as the study's total, so a rerun after an interruption runs only the
+    missing trials. The sampler seed is shifted by the trials already done and by the searches started
+    on the study before, so neither a resumed search nor one running in parallel repeats random
+    start-up trials. After the sweep: write the best parameters as a config under config_dir (default:
+    the primary config folder, conf/)."""
 
     def __init__(self, method: str, config_dir: str | None = None):
         self.method, self.config_dir = method, config_dir
@@ -26,19 +32,19 @@ class OptunaStudy(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         sweeper = config.hydra.sweeper
         storage, study = str(sweeper.storage), str(sweeper.study_name)
-        db = sqlite_path(storage)
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
+        direction = sweeper.direction
+        earlier = start_search(storage, study, direction if isinstance(direction, str) else list(direction))
+        fail_orphaned_trials(storage, study)
         done = count_done_trials(storage, study)
-        if not done:
-            return
-        remaining = max(0, int(sweeper.n_trials) - done)
-        log.info("Resuming Optuna study %s: %d of %d trials done, %d to run.", study, done,
-                 sweeper.n_trials, remaining)
+        total = int(sweeper.n_trials)
+        remaining = max(0, total - done)
         with read_write(config.hydra), open_dict(config.hydra):
-            sweeper.n_trials = remaining
             if sweeper.get("sampler") is not None and sweeper.sampler.get("seed") is not None:
-                sweeper.sampler.seed = int(sweeper.sampler.seed) + done
+                sweeper.sampler.seed = int(sweeper.sampler.seed) + done + earlier
+            if not done:
+                return
+            sweeper.n_trials = remaining
+        log.info("Resuming Optuna study %s: %d of %d trials done, %d to run.", study, done, total, remaining)
         if remaining == 0:  # the sweeper still writes optimization_results.yaml into the sweep dir
             Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
 
@@ -57,3 +63,25 @@ def _primary_config_dir(config: DictConfig) -> str:
         if source.provider == "main" and source.schema == "file":
             return source.path
     return "conf"
+
+
+class SweepSummary(Callback):
+    """After a sweep or search: when jobs failed, one line per failed job (its overrides and why),
+    then exit 1. The other jobs ran and kept their results."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        failures = []
+        for path in sorted(sweep.rglob(FAILURE_FILE)):
+            try:
+                failures.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                failures.append({"job": path.parent.name, "overrides": [], "error": f"see {path}"})
+        if not failures:
+            return
+        jobs = sum(1 for p in sweep.iterdir() if (p / ".hydra").is_dir()) if sweep.is_dir() else len(failures)
+        lines = [f"error: {len(failures)} of {max(jobs, len(failures))} jobs failed (the others ran and kept "
+                 f"their results; logs in {sweep}):"]
+        lines += [f"  job {f.get('job')} ({' '.join(f.get('overrides', []))}): {f.get('error')}" for f in failures]
+        print("\n".join(lines), file=sys.stderr)
+        sys.exit(1)

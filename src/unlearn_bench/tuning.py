@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 
 log = logging.getLogger(__name__)
-DONE_STATES = ("COMPLETE", "PRUNED", "FAIL")
+# trials that count towards n_trials; a failed one (user error, crash, interruption) does not
+DONE_STATES = ("COMPLETE", "PRUNED")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def sqlite_path(storage: str) -> Path | None:
 
 
 def count_done_trials(storage: str, study: str) -> int:
-    """Finished trials (complete, pruned or failed) of `study`; 0 when it does not exist yet."""
+    """Finished trials (complete or pruned) of `study`; 0 when it does not exist yet."""
     import optuna
 
     db = sqlite_path(storage)
