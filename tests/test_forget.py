@@ -38,7 +38,7 @@ def test_class_task_by_name_and_index(digits):
 
 
 def test_unknown_class_lists_valid_names(digits):
-    with pytest.raises(UnlearnBenchError, match=r"Unknown class 'rocket'; valid names: 0, 1, 2"):
+    with pytest.raises(UnlearnBenchError, match=r"Unknown class 'rocket' in task.forget; valid names: 0, 1, 2"):
         ClassTask(forget="rocket").split(digits)
     with pytest.raises(UnlearnBenchError, match="out of range"):
         ClassTask(forget=10).split(digits)

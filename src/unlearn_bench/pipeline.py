@@ -24,6 +24,7 @@ from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
 from unlearn_bench.training.module import fit_classifier
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.validation import validate_config, validate_data
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,7 @@ def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
 
 def load_data(cfg: DictConfig) -> PreparedData:
     bundle = build(cfg.dataset.loader)
-    if bundle.num_classes != cfg.dataset.num_classes:
-        raise UnlearnBenchError(
-            f"dataset.num_classes={cfg.dataset.num_classes} but {bundle.name} has {bundle.num_classes} classes."
-        )
+    validate_data(cfg, bundle)
     return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
 
 
@@ -134,6 +132,7 @@ def architecture(model_cfg: DictConfig) -> str:
 
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
+    validate_config(cfg)
     task = build(cfg.task)
     method = build_method(cfg, task.name)
     device = resolve_device(cfg.trainer.accelerator)

@@ -37,7 +37,7 @@ def _resolve_name(value: str | int, names: list[str], kind: str,
         index = int(value)
         if 0 <= index < len(names):
             return index
-        raise UnlearnBenchError(f"{kind} index {index} is out of range 0..{len(names) - 1}.")
+        raise UnlearnBenchError(f"task.forget: {kind} index {index} is out of range 0..{len(names) - 1}.")
     aliases = aliases or {}
     name = aliases.get(value, value)
     if name in names:
@@ -45,7 +45,7 @@ def _resolve_name(value: str | int, names: list[str], kind: str,
     valid = ", ".join(names)
     if aliases:
         valid += "; aliases: " + ", ".join(f"{a}={n}" for a, n in aliases.items())
-    raise UnlearnBenchError(f"Unknown {kind} {value!r}; valid names: {valid}.")
+    raise UnlearnBenchError(f"Unknown {kind} {value!r} in task.forget; valid names: {valid}.")
 
 
 def _split_by_mask(task: str, target: str, data: PreparedData, train_mask, val_mask, test_mask,
