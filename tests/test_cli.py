@@ -72,7 +72,7 @@ def test_bad_input_exits_with_one_sentence_and_writes_nothing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: SSD needs alpha > 0")
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out" / "results.json").exists()
+    assert not (tmp_path / "out").exists()
     assert not (tmp_path / ".cache").exists()
 
 
