@@ -192,3 +192,25 @@ def test_layouts_outside_the_paper_show_every_method_and_the_data_it_read(tmp_pa
     assert set(digits.methods) == set(used)  # Fisher too: Table 1 is not the only place it shows
     assert "1_cpu" in tables
     assert "Data read: retrain: retain; fisher: retain; scrub: forget + retain; jit: forget." in to_markdown(digits)
+
+
+def test_the_report_skips_unusable_results_files_with_a_warning_naming_each(table2_runs, tmp_path, caplog):
+    bad = {
+        "latin1": b"{\"method\": \"caf\xe9\"}",
+        "truncated": b"{\"method\": ",
+        "list": b"[1, 2, 3]",
+        "foreign": json.dumps({"accuracy": 0.9, "model": "x"}).encode(),
+        "wrong_types": json.dumps({**record("ssd", 0, 1, 2, 3), "paper_columns": {"unlearned": "x"}}).encode(),
+    }
+    paths = {}
+    for name, data in bad.items():
+        paths[name] = table2_runs / f"bad_{name}" / "results.json"
+        paths[name].parent.mkdir()
+        paths[name].write_bytes(data)
+    (table2_runs / "bad_dir" / "results.json").mkdir(parents=True)
+    out = tmp_path / "report"
+    assert report_main([str(table2_runs), "--out", str(out)]) == 0
+    assert len(load_records([table2_runs])) == 8
+    for name, path in paths.items():
+        assert f"Skipping {path}: " in caplog.text, name
+    assert "Skipping" in caplog.text and "tables.md" in {p.name for p in out.iterdir()}

@@ -61,15 +61,40 @@ def load_records(paths: Iterable[str | Path], include_searches: bool = False) ->
     dated = []
     for path in find_results(paths):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            log.warning("Skipping %s: %s", path, err)
+            record = json.loads(path.read_text(encoding="utf-8"))
+            mtime = path.stat().st_mtime
+        except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON
+            log.warning("Skipping %s: unreadable (%s).", path, err)
             continue
-        if "method" not in record or "paper_columns" not in record:
-            log.warning("Skipping %s: not an unlearn-bench results record", path)
+        problem = schema_problem(record)
+        if problem is not None:
+            log.warning("Skipping %s: not an unlearn-bench results record (%s).", path, problem)
             continue
-        dated.append((path.stat().st_mtime, record))
+        dated.append((mtime, record))
     return dedupe([r for _, r in sorted(dated, key=lambda pair: pair[0])], include_searches)
+
+
+_REQUIRED = {"method": str, "dataset": str, "model": str, "task": str, "seed": int, "paper_columns": dict}
+_OPTIONAL = {"config": dict, "timing": dict, "method_report": dict, "split": dict}
+
+
+def schema_problem(record) -> str | None:
+    """Why `record` cannot be read as a results record (None when it can)."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    for key, kind in _REQUIRED.items():
+        if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+            return f"{key} is missing or not a {kind.__name__}"
+    for key, kind in _OPTIONAL.items():
+        if key in record and not isinstance(record[key], kind):
+            return f"{key} is not a {kind.__name__}"
+    if "forget" not in record:
+        return "forget is missing"
+    try:
+        _observation(record, {})
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        return f"unexpected content ({type(err).__name__}: {err})"
+    return None
 
 
 def dedupe(records: Iterable[dict], include_searches: bool = False) -> list[dict]:
