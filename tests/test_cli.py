@@ -55,8 +55,8 @@ def test_cli_random_forgetting(tmp_path):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (["method.alpha=0"], "SSD needs alpha > 0"),
-    (["method.lambda_=-1"], "SSD needs alpha > 0 and lambda_ > 0"),
+    (["method.alpha=0"], "method.alpha=0 is invalid: it must be a number > 0"),
+    (["method.lambda_=-1"], "method.lambda_=-1 is invalid: it must be a number > 0"),
     (["task.forget=rocket"], "Unknown class .rocket. in task.forget; valid names"),
     (["task=random", "task.n_forget=0"], "task.n_forget must lie in"),
     (["task=random", "task.n_forget=100000"], "task.n_forget must lie in"),
@@ -70,7 +70,7 @@ def test_bad_input_in_process(make_cfg, overrides, message):
 def test_bad_input_exits_with_one_sentence_and_writes_nothing(tmp_path):
     result = cli(tmp_path, "method.alpha=-1")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: SSD needs alpha > 0")
+    assert result.stderr.strip().splitlines()[-1].startswith("error: method.alpha=-1 is invalid")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / ".cache").exists()

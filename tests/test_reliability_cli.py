@@ -62,11 +62,13 @@ def test_a_failing_sweep_job_is_reported_the_others_run_and_a_rerun_skips_finish
     assert "Method unsir is not defined for random forgetting" in (sweep / "0" / "__main__.log").read_text()
 
     finished = (sweep / "1" / "results.json").stat().st_mtime_ns
+    killed_write = sweep / "1" / ".results.json.0123abcd.tmp"  # as a kill -9 during the write leaves it
+    killed_write.write_text("{half")
     code, out, err = finish(start(root, *_grid(root, sweep)))
     assert code == 1 and "error: 1 of 2 jobs failed" in err
     assert "finished in an earlier invocation" in (sweep / "1" / "__main__.log").read_text()
     assert (sweep / "1" / "results.json").stat().st_mtime_ns == finished
-    assert not (sweep / "1" / "results-2.json").exists()
+    assert not (sweep / "1" / "results-2.json").exists() and not killed_write.exists()
 
 
 def _trials(db: Path):

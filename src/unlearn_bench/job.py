@@ -16,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.cache.files import atomic_write_bytes
+from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
 from unlearn_bench.errors import UnlearnBenchError, user_error
 from unlearn_bench.interrupts import Interrupted
 from unlearn_bench.results import RESULTS_FILE
@@ -122,10 +122,13 @@ def _record_failure(cfg: DictConfig, err: Exception) -> str:
 def sweep_job(cfg: DictConfig, run: Callable[[DictConfig], dict]) -> float:
     """One job of a sweep. A finished job (verified results) is skipped; a failing one is recorded
     (failure.json, the log) and the sweep goes on; an Optuna trial ends FAIL, never RUNNING."""
-    (Path(cfg.paths.output_dir) / FAILURE_FILE).unlink(missing_ok=True)
+    out = Path(cfg.paths.output_dir)
+    (out / FAILURE_FILE).unlink(missing_ok=True)
+    for tmp in stale_temps(out / RESULTS_FILE):  # left by a kill of an earlier invocation
+        tmp.unlink(missing_ok=True)
     done = finished_record(cfg)
     if done is not None:
-        log.info("This job finished in an earlier invocation (%s): skipping it.", Path(cfg.paths.output_dir))
+        log.info("This job finished in an earlier invocation (%s): skipping it.", out)
         return _objective(done)
     study = _optuna()
     overrides = list(HydraConfig.get().overrides.task)
