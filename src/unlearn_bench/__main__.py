@@ -8,7 +8,6 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-import unlearn_bench.resolvers  # noqa: F401 - registers ${run_id:} before Hydra composes
 from unlearn_bench import interrupts
 from unlearn_bench.job import is_multirun, log_to_file, single_run, sweep_job
 from unlearn_bench.pipeline import run
