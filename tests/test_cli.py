@@ -58,7 +58,7 @@ def test_cli_random_forgetting(tmp_path):
     (["method.alpha=0"], "method.alpha=0 is invalid: it must be a number > 0"),
     (["method.lambda_=-1"], "method.lambda_=-1 is invalid: it must be a number > 0"),
     (["task.forget=rocket"], "Unknown class .rocket. in task.forget; valid names"),
-    (["task=random", "task.n_forget=0"], "task.n_forget must lie in"),
+    (["task=random", "task.n_forget=0"], "task.n_forget=0 is invalid: it must be an integer ≥ 1"),
     (["task=random", "task.n_forget=100000"], "task.n_forget must lie in"),
     (["task=subclass", "task.forget=rocket"], "needs a dataset with superclasses"),
 ])
