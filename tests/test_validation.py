@@ -55,3 +55,8 @@ def test_a_bad_input_exits_2_with_one_line_and_leaves_no_run_folder(tmp_path, ov
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(sentence) and "Traceback" not in err
     assert not run_dir.exists() and not (tmp_path / ".cache").exists()
+
+
+def test_a_mandatory_value_left_unset_is_named(make_cfg):
+    with pytest.raises(UnlearnBenchError, match=r"^method._target_ is not set \(set method._target_=\.\.\."):
+        run(make_cfg("method=custom"))

@@ -73,6 +73,10 @@ def _settings(group: str, node: Any) -> None:
 
 def validate_config(cfg: DictConfig) -> None:
     """Refuse, with one sentence naming the key, anything the config alone shows to be wrong."""
+    missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
+    if missing:
+        raise UnlearnBenchError(f"{missing[0]} is not set (set {missing[0]}=... on the command line or in "
+                                "your config).")
     _integer("seed", cfg.seed, 0, "0")
     _integer("eval_batch_size", cfg.eval_batch_size, 1, "256")
     dataset = cfg.dataset
