@@ -19,6 +19,7 @@ from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns
+from unlearn_bench.metrics.lenses import compute_lenses, lens_columns
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
@@ -143,7 +144,8 @@ def run(cfg: DictConfig) -> dict:
     exp = Experiment(cfg, data, split)
     cache = Path(cfg.paths.cache_dir)
     material = exp.material()
-    recipe, (original, original_info), (gold, gold_info) = train_models(exp, ModelStore(cache / "models"), material)
+    store = ModelStore(cache / "models")
+    recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material)
 
     eval_sets = {
         "retain_train": exp.dataset("train", split.retain_idx),
@@ -184,6 +186,9 @@ def run(cfg: DictConfig) -> dict:
 
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
+    lenses = compute_lenses(cfg.get("lenses"), exp, store, material,
+                            {"unlearned": unlearned, "original": original, "gold": gold}, eval_sets,
+                            metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size)
     record = {
         "method": method.name,
         "dataset": cfg.dataset.name,
@@ -195,6 +200,8 @@ def run(cfg: DictConfig) -> dict:
         "data_used": list(method.data_used),
         "metrics": metrics,
         "paper_columns": columns,
+        "lenses": lenses,
+        "lens_columns": {role: lens_columns(lenses, split.task, role) for role in ("unlearned", "original", "gold")},
         "gap_to_gold": {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]},
         "distance_to_gold": distance_to_gold(columns["unlearned"], columns["gold"]),
         "timing": {

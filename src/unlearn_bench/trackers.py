@@ -19,7 +19,7 @@ def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
         logger = instantiate(logger_cfg, name=logger_cfg.get("name") or f"{default_name}-s{record['seed']}")
         try:
             logger.log_hyperparams(record["config"])
-            logger.log_metrics(flatten({k: record[k] for k in ("metrics", "gap_to_gold", "timing",
+            logger.log_metrics(flatten({k: record[k] for k in ("metrics", "gap_to_gold", "timing", "lenses",
                                                                "distance_to_gold")}))
             experiment = getattr(logger, "experiment", None)
             if experiment is not None and hasattr(experiment, "save"):

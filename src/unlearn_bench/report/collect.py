@@ -35,6 +35,8 @@ class Observation:
     gap: dict[str, float] = field(default_factory=dict)  # unlearned − gold of Dr, Df, MIA
     importance_d_s: float | None = None  # SSD: seconds of the []_D pass (computed, not loaded)
     label: str = ""  # the column name when one table holds several settings of a method
+    forget_given: str = ""  # task.forget as given on the command line (e.g. a person's id)
+    cached_t: bool = False  # t holds a time read from a cache (measured in another run)
 
     @property
     def column(self) -> str:
@@ -173,6 +175,8 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
     gap = {k: _num(cols["unlearned"].get(k)) - _num(cols["gold"].get(k)) for k in ("Dr", "Df", "MIA")}
     timing = record.get("timing") or {}
     t = _num(timing.get("method_s"))
+    report = record.get("method_report") or {}
+    cached_t = bool(report.get("gold_cache_hit"))  # retrain reads the gold model's training time
     importance_d = None
     if _is_ssd(record):
         report = record["method_report"]
@@ -180,8 +184,10 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         if importance_d is None:
             importance_d = report["importance_train_s"] if not report.get("importance_cache_hit") \
                 else computed.get(report.get("importance_key"), report["importance_train_s"])
+            cached_t = bool(report.get("importance_cache_hit"))
         t = t - report["importance_train_s"] + importance_d
     values["t"] = t
+    values.update({k: _num(v) for k, v in ((record.get("lens_columns") or {}).get("unlearned") or {}).items()})
     n_forget = (record.get("split") or {}).get("forget_train")
     return Observation(
         dataset=record["dataset"], task=record["task"], model=record["model"],
@@ -189,7 +195,8 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         forget=paper_forget_name(record["task"], str(record["forget"]), n_forget),
         method=record["method"], seed=int(record["seed"]), values=values, gap=gap,
         scale=str((record.get("config", {}).get("scale") or {}).get("name", "paper")),
-        importance_d_s=importance_d,
+        importance_d_s=importance_d, cached_t=cached_t,
+        forget_given=str(((record.get("config") or {}).get("task") or {}).get("forget", record["forget"])),
     )
 
 
