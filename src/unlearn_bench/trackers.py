@@ -24,9 +24,8 @@ def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
             for step in record.get("sequence", []):  # sequential requests: one logged step per request
                 logger.log_metrics(flatten({k: step[k] for k in LOGGED if k in step}), step=step["request"])
             logger.log_metrics(flatten({k: record[k] for k in LOGGED if k in record}))
-            experiment = getattr(logger, "experiment", None)
-            if experiment is not None and hasattr(experiment, "save"):
-                _save_copy(experiment, results_path)
+            if _is_wandb(logger):
+                _save_copy(logger.experiment, results_path)
         finally:
             _finish(logger)
 
@@ -41,8 +40,12 @@ def _save_copy(run, results_path: Path) -> None:
     run.save(str(target), base_path=str(files_dir), policy="now")
 
 
+def _is_wandb(logger) -> bool:
+    return type(logger).__name__ == "WandbLogger"
+
+
 def _finish(logger) -> None:
-    if type(logger).__name__ == "WandbLogger":
+    if _is_wandb(logger):
         import wandb
 
         wandb.finish()

@@ -14,8 +14,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from unlearn_bench.report.figures import _save  # noqa: E402
 from unlearn_bench.report.paper import method_rank  # noqa: E402
 from unlearn_bench.report.stats import bootstrap_interval, closest_to  # noqa: E402
+from unlearn_bench.report.style import method_color, method_marker  # noqa: E402
 
 CURVE_METRICS = ("Dr", "Df", "MIA")
 
@@ -45,21 +47,24 @@ def _per_request(runs: list[list[float]]) -> list[list[float]]:
 
 
 def degradation_figure(records: list[dict], path: Path) -> Path | None:
-    """Dr, Df and MIA after each request, one row of panels per setting; mean over seeds."""
+    """Dr, Df and MIA after each request, one row of panels per setting; mean ± std over seeds
+    (PNG and PDF)."""
     curves = _curves([r for r in records if is_sequence(r)])
     if not curves:
         return None
     fig, axes = plt.subplots(len(curves), len(CURVE_METRICS), figsize=(4.6 * len(CURVE_METRICS), 3.6 * len(curves)),
                              squeeze=False)
-    colors = plt.get_cmap("tab10")
     for row, (setting, methods) in zip(axes, sorted(curves.items()), strict=True):
         dataset, task, model, scale, k = setting
         ordered = sorted((m for m in methods if m != "gold"), key=method_rank)
         for ax, metric in zip(row, CURVE_METRICS, strict=True):
-            for i, method in enumerate([*ordered, "gold"]):
-                means = [statistics.fmean(v) if v else math.nan for v in _per_request(methods[method][metric])]
-                style = {"color": "black", "linestyle": "--", "lw": 2} if method == "gold" else {"color": colors(i)}
-                ax.plot(range(1, len(means) + 1), means, marker="o", ms=3, label=method, **style)
+            for method in [*ordered, "gold"]:
+                per_request = _per_request(methods[method][metric])
+                means = [statistics.fmean(v) if v else math.nan for v in per_request]
+                spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in per_request]
+                style = ({"color": "black", "linestyle": "--", "lw": 2, "marker": None} if method == "gold" else
+                         {"color": method_color(method), "marker": method_marker(method)})
+                ax.errorbar(range(1, len(means) + 1), means, yerr=spread, ms=4, capsize=2, label=method, **style)
             ax.set_xlabel("forget request")
             ax.set_ylabel(f"{metric} (%)")
             ax.set_title(f"{dataset} {task} · {model} [scale={scale}]: {metric}", fontsize=9)
@@ -67,9 +72,7 @@ def degradation_figure(records: list[dict], path: Path) -> Path | None:
     fig.suptitle("Sequential forget requests: each method on its own last output; gold = retrained without "
                  "all requests so far", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def degradation_markdown(records: list[dict]) -> str:
