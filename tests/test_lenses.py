@@ -130,3 +130,14 @@ def test_attack_metrics_exact_on_a_small_ranking():
     assert out["tpr_at_1pct_fpr"] == pytest.approx(100 * 2 / 3) == out["tpr_at_0p1pct_fpr"]
     with pytest.raises(ValueError):
         likelihood_ratio(np.zeros(2), np.zeros((2, 2)), np.array([[True, True], [True, False]]))
+
+
+def test_bad_lens_settings_fail_before_any_training(make_cfg):
+    from unlearn_bench.pipeline import run
+
+    with pytest.raises(UnlearnBenchError, match="lenses.zrf.reduction"):
+        run(make_cfg("lenses.zrf.reduction=sum"))
+    with pytest.raises(UnlearnBenchError, match="lenses.ulira"):
+        run(make_cfg("lenses.ulira.enabled=true", "lenses.ulira.shadow_pairs=0"))
+    with pytest.raises(UnlearnBenchError, match="lenses"):
+        run(make_cfg("+lenses.relearn.steps=3"))

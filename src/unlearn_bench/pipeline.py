@@ -20,7 +20,7 @@ from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns
-from unlearn_bench.metrics.lenses import compute_lenses, lens_columns
+from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
@@ -185,6 +185,7 @@ def architecture(model_cfg: DictConfig) -> str:
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     task = build(cfg.task)
+    lens_configs(cfg.get("lenses"))  # a bad lenses.* value fails now, not after training
     if getattr(task, "requests", 1) > 1:
         from unlearn_bench.sequential import run_sequence
 
