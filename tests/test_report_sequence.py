@@ -4,7 +4,6 @@ degradation curve, and tabulated per request with intervals over seeds."""
 from __future__ import annotations
 
 from test_report import PNG_MAGIC, record, write
-
 from unlearn_bench.report.__main__ import main as report_main
 
 
