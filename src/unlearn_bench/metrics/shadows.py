@@ -1,6 +1,7 @@
 """U-LiRA's shadow models: pairs of models trained with and without complementary halves of a
 candidate pool (forget samples + samples the target never saw), through the model store, so they
-are trained once and reused by every method (and, where the pool does not depend on it, every seed).
+are trained once and reused by every method (per run seed: the seed also carves the validation
+split, so each seed has its own training data and shadows).
 
 Choices beyond Hayes et al. 2024 (stated so results can be read):
 - the pool: up to `max_forget` forget training samples and up to `max_heldout` never-trained samples

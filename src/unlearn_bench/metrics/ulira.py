@@ -11,7 +11,7 @@ never saw: AUC 0.5 means unlearning left no per-example trace; 1 means every for
 
 Choices the paper leaves open, as made here (see also shadows.py):
 - shadows are plain trained models (IN: trained with the sample; OUT: without), not shadows that were
-  themselves unlearned with the method under test, so the same shadows serve every method and seed;
+  themselves unlearned with the method under test, so the same shadows serve every method;
 - one forward pass per sample, no augmented queries;
 - one variance per side pooled over all samples ("fixed variance", LiRA's choice for few shadows)
   unless `fixed_variance=False`, then per-sample variances (floored at `min_var`);
