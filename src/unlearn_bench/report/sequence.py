@@ -26,6 +26,11 @@ def is_sequence(record: dict) -> bool:
     return "sequence" in record
 
 
+def _name(record: dict) -> str:
+    """The method's column; SSD recomputing []_D after each request is its own column."""
+    return record["method"] + (" (recompute []_D)" if record.get("recompute_importance") else "")
+
+
 def _setting(record: dict) -> tuple:
     scale = str((record.get("config", {}).get("scale") or {}).get("name", "paper"))
     return record["dataset"], record["task"], record["model"], scale, record["requests"]
@@ -35,11 +40,15 @@ def _curves(records: list[dict]) -> dict[tuple, dict[str, dict[str, list[list[fl
     """setting -> method (or "gold") -> metric -> per request, the seeds' values."""
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in records:
-        for role, name in (("unlearned", r["method"]), ("gold", "gold")):
+        for role, name in (("unlearned", _name(r)), ("gold", "gold")):
             for metric in CURVE_METRICS:
                 values = [s["paper_columns"][role].get(metric) for s in r["sequence"]]
                 out[_setting(r)][name][metric].append([math.nan if v is None else v for v in values])
     return out
+
+
+def _rank(name: str) -> tuple:
+    return (*method_rank(name.split(" ")[0]), name)
 
 
 def _per_request(runs: list[list[float]]) -> list[list[float]]:
@@ -56,7 +65,7 @@ def degradation_figure(records: list[dict], path: Path) -> Path | None:
                              squeeze=False)
     for row, (setting, methods) in zip(axes, sorted(curves.items()), strict=True):
         dataset, task, model, scale, k = setting
-        ordered = sorted((m for m in methods if m != "gold"), key=method_rank)
+        ordered = sorted((m for m in methods if m != "gold"), key=_rank)
         for ax, metric in zip(row, CURVE_METRICS, strict=True):
             for method in [*ordered, "gold"]:
                 per_request = _per_request(methods[method][metric])
@@ -81,10 +90,10 @@ def degradation_markdown(records: list[dict]) -> str:
     by_setting: dict = defaultdict(lambda: defaultdict(list))
     for r in records:
         if is_sequence(r):
-            by_setting[_setting(r)][r["method"]].append([s["distance_to_gold"] for s in r["sequence"]])
+            by_setting[_setting(r)][_name(r)].append([s["distance_to_gold"] for s in r["sequence"]])
     parts = []
     for (dataset, task, model, scale, k), methods in sorted(by_setting.items()):
-        ordered = sorted(methods, key=method_rank)
+        ordered = sorted(methods, key=_rank)
         n = sorted({len(v) for v in methods.values()})
         parts += [f"### Sequential forgetting: {dataset} {task}, {model}, {k} requests [scale={scale}] "
                   f"(n = {'–'.join(map(str, n))} seeds)", "",
@@ -94,12 +103,13 @@ def degradation_markdown(records: list[dict]) -> str:
             cells = []
             for values in columns:
                 lo, hi = bootstrap_interval(values)
-                cells.append(f"{statistics.fmean(values):.2f} [{lo:.2f}, {hi:.2f}]" if values else "—")
+                interval = f" [{lo:.2f}, {hi:.2f}]" if len(values) > 1 else ""
+                cells.append(f"{statistics.fmean(values):.2f}{interval}" if values else "—")
             verdict = closest_to(None, {m: v for m, v in zip(ordered, columns, strict=True) if m != "retrain"},
                                  lower_is_better=True)
             parts.append(f"| {step} | " + " | ".join(cells) + f" | {verdict.text()} |")
         parts += ["", "Cells: distance to the gold model after the request (mean |gap| of Dr, Df and MIA, "
-                  "points), mean [95 % bootstrap interval over seeds]; the gold model is retrained without "
+                  "points), mean [95 % bootstrap interval over seeds; none for one seed]; the gold model is retrained without "
                   "every request so far. Closest: separated from the runner-up, else tie; retrain left out "
                   "(it is the gold model).", ""]
     return "\n".join(parts)
