@@ -73,8 +73,9 @@ def test_tables_have_the_right_numbers_and_bold(table2_runs, tmp_path):
     # Df: SSD 0 = retrain 0 exactly, separated from finetune's 10–12
     assert "| resnet18 | rocket | Df | 2 |" in md and "**0.00 [0.00, 0.00]** (0.00) | ssd /" in md
     assert "**2.50 [2.00, 3.00]** (2.20) | ssd / unsir |" in md  # MIA: SSD 2–3 against retrain's 1, finetune 20–22
-    assert ("Paper's claims on these numbers — SSD forgets like retrain (Df): holds in 1/1; SSD keeps retain "
-            "accuracy (Dr): holds in 0/1 (not for rocket); SSD's MIA like retrain: holds in 1/1.") in md
+    assert ("Paper's claims on these numbers — SSD forgets (Df nearer retrain's than the baseline's, separated): "
+            "holds in 1/1; SSD keeps retain accuracy (Dr not separated below retrain's): holds in 0/1 (not for "
+            "rocket); SSD's MIA among the closest to retrain: holds in 1/1.") in md
     tex = (out / "table_2.tex").read_text()
     assert r"\textbf{0.00 [0.00, 0.00]} (0.00)" in tex and r"\begin{tabular}" in tex
     rows = list(csv.DictReader((out / "tables.csv").open()))

@@ -48,7 +48,7 @@ def test_ssd_identical_to_the_baseline_is_a_tie_not_closest(tmp_path):
     mia = next(r for r in table.rows if r.metric == "MIA")  # every method 50: all tied, baseline included
     assert mia.verdict.winner is None and set(mia.verdict.tied) == {"baseline", "finetune", "ssd"}
     assert "ssd" not in df.closest and not df.cells["ssd"].bold
-    assert "SSD forgets like retrain (Df): holds in 0/1 (not for cat)" in table.claims
+    assert "SSD forgets (Df nearer retrain's than the baseline's, separated): holds in 0/1 (not for cat)" in table.claims
 
 
 def test_cached_times_are_marked_and_ssd_time_splits_into_two_columns(tmp_path):
@@ -66,4 +66,4 @@ def test_cached_times_are_marked_and_ssd_time_splits_into_two_columns(tmp_path):
     assert row.cells["ssd"].mean == pytest.approx(10.5) and row.cells["ssd w/o []_D"].mean == pytest.approx(2.5)
     md = to_markdown(table)
     assert "30.0 [30.0, 30.0]† (—)" in md and "**2.5 [2.0, 3.0]** (—)" in md
-    assert "SSD faster than retrain (t): holds in 1/1" in md
+    assert "SSD faster than retrain (t, separated): holds in 1/1" in md
