@@ -3,6 +3,8 @@ the baseline competing), cached times marked, and SSD's time with and without it
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from test_report import record, write
@@ -67,3 +69,26 @@ def test_cached_times_are_marked_and_ssd_time_splits_into_two_columns(tmp_path):
     md = to_markdown(table)
     assert "30.0 [30.0, 30.0]† (—)" in md and "**2.5 [2.0, 3.0]** (—)" in md
     assert "SSD faster than retrain (t, separated): holds in 1/1" in md
+
+
+def test_ssd_time_counts_a_d_pass_computed_by_a_replaced_duplicate_or_a_sequence(tmp_path):
+    """The run that computed []_D may have been superseded by a later identical run, or be the first
+    request of a sequential run: its compute time still counts for SSD runs that read the cache."""
+    from unlearn_bench.report.__main__ import main as report_main
+
+    hit = {"importance_key": "k", "importance_train_s": 0.0, "importance_cache_hit": True}
+    first = record("ssd", 0, 90.0, 0.0, 1.0, t=7.0, dataset="cifar10", forget="cat",
+                   report={"importance_key": "k", "importance_train_s": 6.0, "importance_cache_hit": False})
+    write(tmp_path / "a", "ssd", first)
+    write(tmp_path / "b", "ssd", record("ssd", 0, 90.0, 0.0, 1.0, t=1.0, dataset="cifar10", forget="cat", report=hit))
+    seq = record("ssd", 1, 90.0, 0.0, 1.0, t=1.0, dataset="cifar10", forget="cat", report=hit)
+    seq["sequence"] = [{"request": 1, "method_report": {"importance_key": "q", "importance_train_s": 4.0,
+                                                         "importance_cache_hit": False}}]
+    write(tmp_path / "c", "seq", seq)
+    write(tmp_path / "d", "ssd", record("ssd", 1, 90.0, 0.0, 1.0, t=1.0, dataset="cifar10", forget="cat",
+                                        report={**hit, "importance_key": "q"}))
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path / d) for d in "abcd"] + ["--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "tables.csv").open()))
+    t = {r["method"]: float(r["mean"]) for r in rows if r["metric"] == "t"}
+    assert t["ssd"] == pytest.approx((7.0 + 5.0) / 2) and t["ssd w/o []_D"] == pytest.approx(1.0)

@@ -56,7 +56,8 @@ def find_results(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def load_records(paths: Iterable[str | Path], include_searches: bool = False) -> list[dict]:
+def load_records(paths: Iterable[str | Path], include_searches: bool = False,
+                 keep_duplicates: bool = False) -> list[dict]:
     """The records of `paths`, one per distinct run (the newest file wins), hyperparameter-search
     trials left out unless include_searches (their SSD rows would mix many α, λ)."""
     dated = []
@@ -70,7 +71,8 @@ def load_records(paths: Iterable[str | Path], include_searches: bool = False) ->
             log.warning("Skipping %s: not an unlearn-bench results record", path)
             continue
         dated.append((path.stat().st_mtime, record))
-    return dedupe([r for _, r in sorted(dated, key=lambda pair: pair[0])], include_searches)
+    records = [r for _, r in sorted(dated, key=lambda pair: pair[0])]
+    return records if keep_duplicates else dedupe(records, include_searches)
 
 
 def dedupe(records: Iterable[dict], include_searches: bool = False) -> list[dict]:
@@ -109,9 +111,10 @@ def observations(records: list[dict], timing_records: list[dict] | None = None) 
     """Flatten records. SSD's time counts its []_D pass even when the pass was read from the cache
     (the paper recomputes it each run): the compute time comes from the run that computed it, looked
     up in `timing_records` too (e.g. search trials, which the tables leave out)."""
+    runs = [*(timing_records or []), *records]
+    steps = [{"method": r["method"], **step} for r in runs for step in r.get("sequence", [])]  # sequential requests
     computed = {r["method_report"]["importance_key"]: r["method_report"]["importance_train_s"]
-                for r in [*(timing_records or []), *records]
-                if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
+                for r in [*runs, *steps] if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
     setups = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r)), _setup_fields)
     labels = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r), setups[id(r)], r["model"],
                                            r["method"]),
