@@ -27,6 +27,7 @@ from unlearn_bench.metrics.lenses import forget_and_retain_splits
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.pipeline import (
     Experiment,
+    architecture,
     build_context,
     build_method,
     load_data,
@@ -165,7 +166,8 @@ def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: 
 def _record(cfg, method_name: str, data, task, steps: list[dict], original_info: dict) -> dict:
     last = steps[-1]
     return {
-        "method": method_name, "dataset": cfg.dataset.name, "model": cfg.model.name, "task": task.name,
+        "method": method_name, "dataset": cfg.dataset.name, "model": cfg.model.name,
+        "architecture": architecture(cfg.model), "task": task.name,
         "forget": last["forgotten"], "seed": cfg.seed, "requests": len(steps),
         "recompute_importance": bool((cfg.get("sequential") or {}).get("recompute_importance", False)),
         "sequence": steps,
