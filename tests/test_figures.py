@@ -20,9 +20,9 @@ def test_a_method_keeps_its_colour_whatever_else_is_plotted():
     assert method_color("my_method") == method_color("my_method")  # unknown names: stable hash
 
 
-@pytest.mark.parametrize("n, text", [(1, "70.50 (—)"), (2, "70.50 ± 0.71 (—)")])
-def test_no_plus_minus_for_a_single_run(n, text):
-    assert _md_cell(Cell(mean=70.5, std=0.0 if n == 1 else 0.7071, n=n), "Dr") == text
+@pytest.mark.parametrize("n, text", [(1, "70.50 (—)"), (2, "70.50 [70.00, 71.00] (—)")])
+def test_no_interval_for_a_single_run(n, text):
+    assert _md_cell(Cell(mean=70.5, std=0.0 if n == 1 else 0.7071, n=n, low=70.0, high=71.0), "Dr") == text
 
 
 def test_figures_written_as_png_and_pdf_at_print_resolution(tmp_path):

@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,6 +20,7 @@ from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns
+from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
@@ -106,23 +108,71 @@ class Experiment:
         }
 
 
+def _fit(exp: Experiment, recipe):
+    cfg = exp.cfg
+    return lambda train_idx, val_idx: lambda net: fit_classifier(
+        net, exp.dataset("train", train_idx, train_transform=True), exp.dataset("val", val_idx), recipe,
+        cfg.trainer, cfg.seed)
+
+
+def train_gold(exp: Experiment, store: ModelStore, material: dict, split: ForgetSplit, recipe):
+    """The gold model of `split` (retrained from scratch without its forget samples), and its record."""
+    gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
+    return store.get_or_train(gold_material, exp.initial_model, _fit(exp, recipe)(split.retain_idx, split.val_retain_idx))
+
+
 def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True):
     """The original and the gold model (and their store records), trained or read from `store`;
     gold=False skips the gold model (returns None for it)."""
-    cfg, split = exp.cfg, exp.split
-    recipe = build(cfg.training)
-
-    def fit(train_idx, val_idx):
-        return lambda net: fit_classifier(net, exp.dataset("train", train_idx, train_transform=True),
-                                          exp.dataset("val", val_idx), recipe, cfg.trainer, cfg.seed)
-
-    original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model, fit(None, None))
+    recipe = build(exp.cfg.training)
+    original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model,
+                                                 _fit(exp, recipe)(None, None))
     if not gold:
         return recipe, (original, original_info), None
-    gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
-    gold_model, gold_info = store.get_or_train(gold_material, exp.initial_model,
-                                               fit(split.retain_idx, split.val_retain_idx))
-    return recipe, (original, original_info), (gold_model, gold_info)
+    return recipe, (original, original_info), train_gold(exp, store, material, exp.split, recipe)
+
+
+def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
+    """The four evaluated splits of a forget request (no augmentation)."""
+    return {
+        "retain_train": exp.dataset("train", split.retain_idx),
+        "forget_train": exp.dataset("train", split.forget_idx),
+        "retain_test": exp.dataset("test", split.test_retain_idx),
+        "forget_test": exp.dataset("test", split.test_forget_idx),
+    }
+
+
+def build_context(exp: Experiment, split: ForgetSplit, original, original_info: dict, material: dict, recipe,
+                  gold, gold_info: dict, device: torch.device, train_idx=None,
+                  importance_material: dict | None = None) -> UnlearnContext:
+    """The method's context for `split`; `train_idx` (default: all) is the training set D of []_D."""
+    cfg, data = exp.cfg, exp.data
+    train_idx = np.arange(len(data.train)) if train_idx is None else np.asarray(train_idx)
+    order = train_idx[class_sorted_order(data.train.targets[train_idx])]
+    return UnlearnContext(
+        original=original,
+        forget_set=exp.dataset("train", split.forget_idx),
+        retain_set=exp.dataset("train", split.retain_idx),
+        train_set=exp.dataset("train", order),
+        split=split,
+        num_classes=data.num_classes,
+        device=device,
+        seed=cfg.seed,
+        build_model=exp.build_model,
+        importance_store=ImportanceStore(Path(cfg.paths.cache_dir) / "importance"),
+        importance_material=importance_material or {
+            "original": original_info["key"], "data": material["data"], "dataset": material["dataset"],
+            "order": "class_sorted"},
+        retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
+        val_set=exp.dataset("val", split.val_retain_idx),
+        recipe=recipe,
+        gold=gold,
+        gold_info=gold_info,
+        retain_targets=data.train.targets.numpy()[split.retain_idx],
+        batch_size=recipe.batch_size,
+        num_workers=recipe.num_workers,
+        trainer_cfg=cfg.trainer,
+    )
 
 
 def architecture(model_cfg: DictConfig) -> str:
@@ -134,6 +184,11 @@ def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     validate_config(cfg)
     task = build(cfg.task)
+    lens_configs(cfg.get("lenses"))  # a bad lenses.* value fails now, not after training
+    if getattr(task, "requests", 1) > 1:
+        from unlearn_bench.sequential import run_sequence
+
+        return run_sequence(cfg, task)
     method = build_method(cfg, task.name)
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
@@ -142,37 +197,11 @@ def run(cfg: DictConfig) -> dict:
     exp = Experiment(cfg, data, split)
     cache = Path(cfg.paths.cache_dir)
     material = exp.material()
-    recipe, (original, original_info), (gold, gold_info) = train_models(exp, ModelStore(cache / "models"), material)
+    store = ModelStore(cache / "models")
+    recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material)
 
-    eval_sets = {
-        "retain_train": exp.dataset("train", split.retain_idx),
-        "forget_train": exp.dataset("train", split.forget_idx),
-        "retain_test": exp.dataset("test", split.test_retain_idx),
-        "forget_test": exp.dataset("test", split.test_forget_idx),
-    }
-    ctx = UnlearnContext(
-        original=original,
-        forget_set=eval_sets["forget_train"],
-        retain_set=eval_sets["retain_train"],
-        train_set=exp.dataset("train", class_sorted_order(data.train.targets)),
-        split=split,
-        num_classes=data.num_classes,
-        device=device,
-        seed=cfg.seed,
-        build_model=exp.build_model,
-        importance_store=ImportanceStore(cache / "importance"),
-        importance_material={"original": original_info["key"], "data": material["data"],
-                             "dataset": material["dataset"], "order": "class_sorted"},
-        retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
-        val_set=exp.dataset("val", split.val_retain_idx),
-        recipe=recipe,
-        gold=gold,
-        gold_info=gold_info,
-        retain_targets=data.train.targets.numpy()[split.retain_idx],
-        batch_size=recipe.batch_size,
-        num_workers=recipe.num_workers,
-        trainer_cfg=cfg.trainer,
-    )
+    eval_sets = split_sets(exp, split)
+    ctx = build_context(exp, split, original, original_info, material, recipe, gold, gold_info, device)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
     unlearned = method.unlearn(copy.deepcopy(original), ctx)
@@ -183,6 +212,9 @@ def run(cfg: DictConfig) -> dict:
 
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
+    lenses = compute_lenses(cfg.get("lenses"), exp, store, material,
+                            {"unlearned": unlearned, "original": original, "gold": gold}, eval_sets,
+                            metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size)
     record = {
         "method": method.name,
         "dataset": cfg.dataset.name,
@@ -194,6 +226,8 @@ def run(cfg: DictConfig) -> dict:
         "data_used": list(method.data_used),
         "metrics": metrics,
         "paper_columns": columns,
+        "lenses": lenses,
+        "lens_columns": {role: lens_columns(lenses, split.task, role) for role in ("unlearned", "original", "gold")},
         "gap_to_gold": {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]},
         "distance_to_gold": distance_to_gold(columns["unlearned"], columns["gold"]),
         "timing": {

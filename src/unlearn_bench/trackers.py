@@ -10,6 +10,8 @@ from omegaconf import DictConfig
 
 from unlearn_bench.results import flatten
 
+LOGGED = ("metrics", "gap_to_gold", "timing", "lenses", "lens_columns", "distance_to_gold", "js_to_gold")
+
 
 def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
     """Log config and metrics to each logger in cfg.logger; W&B also keeps results.json as a file,
@@ -19,11 +21,11 @@ def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
         logger = instantiate(logger_cfg, name=logger_cfg.get("name") or f"{default_name}-s{record['seed']}")
         try:
             logger.log_hyperparams(record["config"])
-            logger.log_metrics(flatten({k: record[k] for k in ("metrics", "gap_to_gold", "timing",
-                                                               "distance_to_gold")}))
-            experiment = getattr(logger, "experiment", None)
-            if experiment is not None and hasattr(experiment, "save"):
-                _save_copy(experiment, results_path)
+            for step in record.get("sequence", []):  # sequential requests: one logged step per request
+                logger.log_metrics(flatten({k: step[k] for k in LOGGED if k in step}), step=step["request"])
+            logger.log_metrics(flatten({k: record[k] for k in LOGGED if k in record}))
+            if _is_wandb(logger):
+                _save_copy(logger.experiment, results_path)
         finally:
             _finish(logger)
 
@@ -38,8 +40,12 @@ def _save_copy(run, results_path: Path) -> None:
     run.save(str(target), base_path=str(files_dir), policy="now")
 
 
+def _is_wandb(logger) -> bool:
+    return type(logger).__name__ == "WandbLogger"
+
+
 def _finish(logger) -> None:
-    if type(logger).__name__ == "WandbLogger":
+    if _is_wandb(logger):
         import wandb
 
         wandb.finish()

@@ -70,6 +70,7 @@ class ClassTask:
 
     forget: str | int
     name: str = "class"
+    requests: int = 1  # > 1: sequential forgetting of this class, then the next ones (sequential.py)
 
     def split(self, data: PreparedData) -> ForgetSplit:
         label = _resolve_name(self.forget, data.bundle.classes, "class", data.bundle.aliases)
@@ -83,6 +84,7 @@ class SubclassTask:
 
     forget: str | int | None
     name: str = "subclass"
+    requests: int = 1
 
     def split(self, data: PreparedData) -> ForgetSplit:
         bundle = data.bundle
@@ -105,6 +107,7 @@ class RandomTask:
     n_forget: int = 100
     seed: int = 0
     name: str = "random"
+    requests: int = 1  # > 1: that many disjoint draws of n_forget samples, forgotten in turn
 
     def split(self, data: PreparedData) -> ForgetSplit:
         n_train = len(data.train)

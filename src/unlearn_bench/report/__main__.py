@@ -14,6 +14,7 @@ from pathlib import Path
 from unlearn_bench.report.collect import is_search_trial, load_records, observations
 from unlearn_bench.report.figures import gap_figure, ssd_importance_share, time_figure
 from unlearn_bench.report.render import to_csv, to_latex, to_markdown
+from unlearn_bench.report.sequence import degradation_figure, degradation_markdown, is_sequence
 from unlearn_bench.report.tables import Table, build_tables, time_tables
 
 log = logging.getLogger("unlearn_bench.report")
@@ -25,10 +26,12 @@ def write_report(records: list[dict], out: Path, standin: bool = False,
     """Tables and figures of `records` under `out`; returns what was written, by name.
     `timing_records` (e.g. search trials) only supply []_D compute times for SSD's time."""
     out.mkdir(parents=True, exist_ok=True)
+    sequences = [r for r in records if is_sequence(r)]
+    records = [r for r in records if not is_sequence(r)]
     obs = observations(records, timing_records)
     tables = build_tables(obs, standin) + time_tables(obs)
     written = {"markdown": out / "tables.md", "csv": out / "tables.csv"}
-    written["markdown"].write_text(_markdown(tables, obs, len(records)))
+    written["markdown"].write_text(_markdown(tables, obs, len(records)) + degradation_markdown(sequences))
     written["csv"].write_text(to_csv(tables))
     for table in tables:
         written[f"latex_{table.id}"] = out / f"table_{table.id}.tex"
@@ -37,6 +40,8 @@ def write_report(records: list[dict], out: Path, standin: bool = False,
         path = plot(obs, out / f"{name}.png")
         if path is not None:
             written[name] = path
+    if degradation_figure(sequences, out / "degradation.png") is not None:
+        written["degradation"] = out / "degradation.png"
     return written
 
 
@@ -64,6 +69,7 @@ def _tables_main(argv: list[str]) -> int:
     dirs = args.dirs or [d for d in DEFAULT_DIRS if Path(d).exists()]
     every = load_records(dirs, include_searches=True)
     records = every if args.include_searches else [r for r in every if not is_search_trial(r)]
+    timing = load_records(dirs, include_searches=True, keep_duplicates=True)  # []_D compute times of any run
     if args.wandb:
         from unlearn_bench.report.wandb_reader import read_project
 
@@ -72,7 +78,7 @@ def _tables_main(argv: list[str]) -> int:
         print(f"error: no results.json found under {', '.join(map(str, dirs)) or 'outputs/ or multirun/'}",
               file=sys.stderr)
         return 2
-    written = write_report(records, Path(args.out), args.paper_standin, timing_records=every)
+    written = write_report(records, Path(args.out), args.paper_standin, timing_records=timing)
     print(f"{len(records)} runs -> " + ", ".join(str(p) for p in written.values()))
     return 0
 

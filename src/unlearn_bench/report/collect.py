@@ -36,6 +36,8 @@ class Observation:
     importance_d_s: float | None = None  # SSD: seconds of the []_D pass (computed, not loaded)
     label: str = ""  # the column name when one table holds several settings of a method
     data_used: tuple[str, ...] = ()  # what the method read: forget, retain, train_importance
+    forget_given: str = ""  # task.forget as given on the command line (e.g. a person's id)
+    cached_t: bool = False  # t holds a time read from a cache (measured in another run)
 
     @property
     def column(self) -> str:
@@ -55,7 +57,8 @@ def find_results(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def load_records(paths: Iterable[str | Path], include_searches: bool = False) -> list[dict]:
+def load_records(paths: Iterable[str | Path], include_searches: bool = False,
+                 keep_duplicates: bool = False) -> list[dict]:
     """The records of `paths`, one per distinct run (the newest file wins), hyperparameter-search
     trials left out unless include_searches (their SSD rows would mix many α, λ)."""
     dated = []
@@ -71,7 +74,8 @@ def load_records(paths: Iterable[str | Path], include_searches: bool = False) ->
             log.warning("Skipping %s: not an unlearn-bench results record (%s).", path, problem)
             continue
         dated.append((mtime, record))
-    return dedupe([r for _, r in sorted(dated, key=lambda pair: pair[0])], include_searches)
+    records = [r for _, r in sorted(dated, key=lambda pair: pair[0])]
+    return records if keep_duplicates else dedupe(records, include_searches)
 
 
 _REQUIRED = {"method": str, "dataset": str, "model": str, "task": str, "seed": int, "paper_columns": dict}
@@ -133,9 +137,10 @@ def observations(records: list[dict], timing_records: list[dict] | None = None) 
     """Flatten records. SSD's time counts its []_D pass even when the pass was read from the cache
     (the paper recomputes it each run): the compute time comes from the run that computed it, looked
     up in `timing_records` too (e.g. search trials, which the tables leave out)."""
+    runs = [*(timing_records or []), *records]
+    steps = [{"method": r["method"], **step} for r in runs for step in r.get("sequence", [])]  # sequential requests
     computed = {r["method_report"]["importance_key"]: r["method_report"]["importance_train_s"]
-                for r in [*(timing_records or []), *records]
-                if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
+                for r in [*runs, *steps] if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
     setups = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r)), _setup_fields)
     labels = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r), setups[id(r)], r["model"],
                                            r["method"]),
@@ -199,6 +204,8 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
     gap = {k: _num(cols["unlearned"].get(k)) - _num(cols["gold"].get(k)) for k in ("Dr", "Df", "MIA")}
     timing = record.get("timing") or {}
     t = _num(timing.get("method_s"))
+    report = record.get("method_report") or {}
+    cached_t = bool(report.get("gold_cache_hit"))  # retrain reads the gold model's training time
     importance_d = None
     if _is_ssd(record):
         report = record["method_report"]
@@ -206,8 +213,10 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         if importance_d is None:
             importance_d = report["importance_train_s"] if not report.get("importance_cache_hit") \
                 else computed.get(report.get("importance_key"), report["importance_train_s"])
+            cached_t = bool(report.get("importance_cache_hit"))
         t = t - report["importance_train_s"] + importance_d
     values["t"] = t
+    values.update({k: _num(v) for k, v in ((record.get("lens_columns") or {}).get("unlearned") or {}).items()})
     n_forget = (record.get("split") or {}).get("forget_train")
     return Observation(
         dataset=record["dataset"], task=record["task"], model=record["model"],
@@ -215,7 +224,8 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         forget=paper_forget_name(record["task"], str(record["forget"]), n_forget),
         method=record["method"], seed=int(record["seed"]), values=values, gap=gap,
         scale=str((record.get("config", {}).get("scale") or {}).get("name", "paper")),
-        importance_d_s=importance_d,
+        importance_d_s=importance_d, cached_t=cached_t,
+        forget_given=str(((record.get("config") or {}).get("task") or {}).get("forget", record["forget"])),
         data_used=tuple(record.get("data_used") or ()),
     )
 

@@ -21,12 +21,15 @@ TITLES = {
     "5": "Table 5: CIFAR-20 sub-class forgetting",
     "6": "Table 6: CIFAR-10, forgetting 100 random samples",
 }
-# Table 4 reports one row per model: the mean over its five forget targets
+# Table 4 reports one row per model: the mean over its five forget targets (ids as in task.forget)
 POOLED_TARGET = {"4": "ids_1_10_20_30_40_mean"}
+PAPER_POOLED_IDS = {"4": ["1", "10", "20", "30", "40"]}
 # method order of the paper's tables, then the later methods
 METHOD_ORDER = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
                 "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit")
 METRICS = ("Dr", "Df", "MIA")
+# our lenses (no paper values): JS to gold on forget / retain data (×1000), ZRF, relearn steps, U-LiRA AUC
+LENS_METRICS = ("JSf", "JSr", "ZRF", "RL", "LiRA")
 # the paper's short names of CIFAR-20 superclasses (our records hold the dataset's own names)
 SUPERCLASS_ALIASES = {"vehicles_2": "vehicle2", "fruit_and_vegetables": "veg",
                       "household_electrical_devices": "electrical_devices",
@@ -64,3 +67,34 @@ def paper_forget_name(task: str, forget: str, n_forget: int | None = None) -> st
 
 def method_rank(method: str) -> tuple[int, str]:
     return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+def _id_order(value: str) -> tuple:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def pooled_target(table_id: str, forgets: list[str]) -> str | None:
+    """The row name of a table that pools its forget targets: the paper's when the runs cover
+    exactly the paper's targets (so its numbers sit beside ours), else the targets present."""
+    if table_id not in POOLED_TARGET:
+        return None
+    forgets = sorted(set(forgets), key=_id_order)
+    if forgets == PAPER_POOLED_IDS[table_id]:
+        return POOLED_TARGET[table_id]
+    return forgets[0] if len(forgets) == 1 else f"mean over {', '.join(forgets)}"
+
+
+def title_of(table_id: str, present: list) -> str:
+    """The title for the runs present: Table 4 names the ids it pools; Table 1 keeps the paper's
+    title only when every setting (paper model, dataset, task, forget) is one of the paper's Table 1."""
+    if table_id == "4":
+        ids = sorted(set(present), key=_id_order)
+        what = f"id {ids[0]}" if len(ids) == 1 else f"mean over ids {', '.join(ids)}"
+        return f"Table 4: PinsFaceRecognition, forgetting one person ({what})"
+    if table_id == "1":
+        paper_settings = {k[1:5] for k in paper_values() if k[0] == "1"}
+        if set(present) <= paper_settings:
+            return TITLES["1"]
+        shown = "; ".join(" ".join(s[1:]) for s in present)
+        return f"Fisher Forgetting vs SSD vs retraining, with method time t (s) (layout of Table 1; settings: {shown})"
+    return TITLES[table_id]

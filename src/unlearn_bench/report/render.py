@@ -8,17 +8,32 @@ import math
 
 from unlearn_bench.report.tables import Cell, Row, Table
 
-LEGEND = ("Cells: ours, mean ± std over n seeds (no ± for n = 1), with the paper's mean in brackets (— where the paper "
-          "has none). Bold: the method closest to retrain (for t: the fastest), baseline and retrain "
-          "excluded. Dr, Df, MIA in %, t in seconds.")
+LEGEND = ("Cells: ours, mean [95 % bootstrap interval over the n seeds; none for n = 1], with the paper's mean in "
+          "brackets (— where the paper has none). Closest to retrain (for t: the fastest): the method "
+          "whose interval of |mean − retrain's mean| lies wholly below the runner-up's (bold), else "
+          "\"tie\" with the methods whose intervals overlap; the baseline (doing nothing) competes, except "
+          "on t; n < 2 never separates. Dr, Df, MIA, ZRF, LiRA (U-LiRA AUC) in %, ZRF in [0, 1], JSf / "
+          "JSr: Jensen–Shannon divergence to the gold model on forget / retain data (nats × 1000), RL: "
+          "relearn steps; t in seconds, † read from a cache (measured in an earlier run, possibly under "
+          "another load).")
 CSV_FIELDS = ("table", "model", "paper_model", "dataset", "task", "forget", "metric", "method",
-              "mean", "std", "n", "paper_mean", "paper_std", "closest", "paper_closest")
+              "mean", "std", "low", "high", "n", "cached", "paper_mean", "paper_std", "closest", "verdict",
+              "paper_closest")
 
 
 def _num(value: float, metric: str) -> str:
     if value is None or math.isnan(value):
         return "—"
-    return f"{value:.1f}" if metric == "t" else f"{value:.2f}"
+    if metric == "ZRF":
+        return f"{value:.4f}"
+    return f"{value:.1f}" if metric in ("t", "RL") else f"{value:.2f}"
+
+
+def _ours(cell: Cell, metric: str) -> str:
+    text = _num(cell.mean, metric)
+    if cell.n >= 2:
+        text += f" [{_num(cell.low, metric)}, {_num(cell.high, metric)}]"
+    return text + ("†" if cell.cached else "")
 
 
 def _model(row: Row) -> str:
@@ -44,13 +59,13 @@ def _header(table: Table) -> list[str]:
 
 
 def _closest(row: Row) -> str:
-    return f"{', '.join(row.closest) or '—'} / {', '.join(row.paper_closest) or '—'}"
+    return f"{row.verdict.text()} / {', '.join(row.paper_closest) or '—'}"
 
 
 def _md_cell(cell: Cell | None, metric: str) -> str:
     if cell is None:
         return "—"
-    ours = _num(cell.mean, metric) if cell.n < 2 else f"{_num(cell.mean, metric)} ± {_num(cell.std, metric)}"
+    ours = _ours(cell, metric)
     paper = _num(cell.paper.mean, metric) if cell.paper else "—"
     return f"{f'**{ours}**' if cell.bold else ours} ({paper})"
 
@@ -62,7 +77,8 @@ def to_markdown(table: Table) -> str:
     for row in table.rows:
         cells = [_md_cell(row.cells.get(m), row.metric) for m in table.methods]
         lines.append("| " + " | ".join([*_labels(table, row), *cells, _closest(row)]) + " |")
-    return "\n".join([*lines, "", LEGEND, *_data_used(table), ""])
+    claims = [table.claims, ""] if table.claims else []
+    return "\n".join([*lines, "", *claims, LEGEND, *_data_used(table), ""])
 
 
 def _data_used(table: Table) -> list[str]:
@@ -73,7 +89,7 @@ def _data_used(table: Table) -> list[str]:
 
 def _tex_escape(text: str) -> str:
     for plain, tex in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                       ("±", r"$\pm$"), ("—", "--"), ("–", "--"), ("·", r"$\cdot$")):
+                       ("±", r"$\pm$"), ("†", r"$^\dagger$"), ("—", "--"), ("–", "--"), ("·", r"$\cdot$")):
         text = text.replace(plain, tex)
     return text
 
@@ -81,16 +97,16 @@ def _tex_escape(text: str) -> str:
 def _tex_cell(cell: Cell | None, metric: str) -> str:
     if cell is None:
         return "--"
-    mean = _num(cell.mean, metric)
-    mean = rf"\textbf{{{mean}}}" if cell.bold else mean
+    ours = _tex_escape(_ours(cell, metric))
+    ours = rf"\textbf{{{ours}}}" if cell.bold else ours
     paper = _num(cell.paper.mean, metric) if cell.paper else "--"
-    return rf"{mean} $\pm$ {_num(cell.std, metric)} ({paper})"
+    return rf"{ours} ({paper})"
 
 
 def to_latex(table: Table) -> str:
     header = _header(table)
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
-             rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(LEGEND)}}}",
+             rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(table.claims)} {_tex_escape(LEGEND)}}}",
              rf"\label{{tab:{_tex_escape(table.id)}}}",
              r"\begin{tabular}{" + "l" * (len(header) - len(table.methods) - 1) + "r" * len(table.methods) + "l}",
              r"\toprule", " & ".join(_tex_escape(h) for h in header) + r" \\", r"\midrule"]
@@ -113,9 +129,11 @@ def to_csv(tables: list[Table]) -> str:
                 writer.writerow({
                     "table": table.id, "model": row.model, "paper_model": row.paper_model,
                     "dataset": row.dataset, "task": row.task, "forget": row.forget, "metric": row.metric,
-                    "method": method, "mean": f"{cell.mean:.4f}", "std": f"{cell.std:.4f}", "n": cell.n,
+                    "method": method, "mean": f"{cell.mean:.4f}", "std": f"{cell.std:.4f}",
+                    "low": f"{cell.low:.4f}", "high": f"{cell.high:.4f}", "n": cell.n, "cached": int(cell.cached),
                     "paper_mean": "" if cell.paper is None else cell.paper.mean,
                     "paper_std": "" if cell.paper is None else cell.paper.std,
-                    "closest": int(cell.bold), "paper_closest": int(method in row.paper_closest),
+                    "closest": int(cell.bold), "verdict": row.verdict.text(),
+                    "paper_closest": int(method in row.paper_closest),
                 })
     return out.getvalue()

@@ -1,0 +1,94 @@
+"""The lenses beside the paper's metrics: JS divergence to the gold model, ZRF, relearn time and
+the U-LiRA per-example attack. Configured by `lenses` (conf/lenses/)."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.metrics.divergence import ZRF_REDUCTIONS, mean_js, zrf_score
+from unlearn_bench.metrics.evaluate import SPLITS, predict
+from unlearn_bench.metrics.relearn import RelearnConfig, relearn_steps
+from unlearn_bench.metrics.shadows import ULiRAConfig, make_pool, shadow_models, ulira_attack
+
+log = logging.getLogger(__name__)
+
+
+def _section(cfg: DictConfig | None, key: str) -> dict:
+    section = (cfg or {}).get(key) or {}
+    return OmegaConf.to_container(section, resolve=True) if isinstance(section, DictConfig) else dict(section)
+
+
+def lens_configs(cfg: DictConfig | None) -> tuple[bool, dict, RelearnConfig | None, ULiRAConfig | None]:
+    """(js on?, zrf section, relearn config or None, ulira config or None), checked."""
+    try:
+        zrf = {"enabled": True, "reduction": "official", **_section(cfg, "zrf")}
+        if zrf["reduction"] not in ZRF_REDUCTIONS:
+            raise UnlearnBenchError(f"lenses.zrf.reduction must be one of {', '.join(ZRF_REDUCTIONS)}.")
+        relearn = {"enabled": True, **_section(cfg, "relearn")}
+        ulira = {"enabled": False, **_section(cfg, "ulira")}
+        return (bool((cfg or {}).get("js", True)), zrf,
+                RelearnConfig(**{k: v for k, v in relearn.items() if k != "enabled"}) if relearn["enabled"] else None,
+                ULiRAConfig(**ulira) if ulira["enabled"] else None)
+    except TypeError as err:
+        raise UnlearnBenchError(f"Unknown key under lenses: {err}; see conf/lenses/default.yaml.") from err
+
+
+def forget_and_retain_splits(task: str) -> tuple[str, str]:
+    """The forget/retain data the headline JS is read on: test data, except the forget side of
+    random forgetting (whose test split holds no forget sample), as for the paper's Df column."""
+    return ("forget_train" if task == "random" else "forget_test"), "retain_test"
+
+
+def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, torch.nn.Module],
+                   eval_sets: dict, original_forget_acc: float, device: torch.device, seed: int,
+                   batch_size: int = 256) -> dict:
+    """The lenses of `models` (roles unlearned, original, gold) as a results-record section."""
+    use_js, zrf_cfg, relearn_cfg, ulira_cfg = lens_configs(lenses_cfg)
+    out: dict = {}
+    if use_js or zrf_cfg["enabled"]:
+        logits = {role: {s: predict(m, eval_sets[s], device, batch_size)[0] for s in SPLITS}
+                  for role, m in models.items()}
+    if use_js:
+        out["js_to_gold"] = {role: {s: mean_js(logits[role][s], logits["gold"][s]) for s in SPLITS}
+                             for role in ("unlearned", "original")}
+    if zrf_cfg["enabled"]:
+        random_net = exp.initial_model()
+        random_logits = predict(random_net, eval_sets["forget_train"], device, batch_size)[0]
+        out["zrf"] = {role: zrf_score(logits[role]["forget_train"], random_logits, zrf_cfg["reduction"])
+                      for role in models}
+        out["zrf_reduction"] = zrf_cfg["reduction"]
+    if relearn_cfg is not None:
+        log.info("Relearn time: fine-tuning on the forget set (at most %d steps per model)", relearn_cfg.max_steps)
+        out["relearn"] = {role: relearn_steps(models[role], eval_sets["forget_train"], original_forget_acc,
+                                              relearn_cfg, device, seed)
+                          for role in ("unlearned", "gold")}
+        out["relearn_config"] = vars(relearn_cfg) | {"target_acc": original_forget_acc}
+    if ulira_cfg is not None:
+        pool = make_pool(exp.split, ulira_cfg)
+        log.info("U-LiRA: %d shadow models on %d forget + %d never-trained samples",
+                 len(pool.in_masks), len(pool.forget), len(pool.heldout))
+        shadows = shadow_models(exp, store, material, exp.split, pool, ulira_cfg)
+        out["ulira"] = ulira_attack(models, shadows, exp, pool, ulira_cfg, device, batch_size)
+    return out
+
+
+def lens_columns(lenses: dict, task: str, role: str = "unlearned") -> dict[str, float | None]:
+    """The report's lens columns of one model: JS to gold on forget / retain data (×1000, nats),
+    ZRF, relearn steps and U-LiRA AUC (%); None where not measured."""
+    forget_split, retain_split = forget_and_retain_splits(task)
+    js = (lenses.get("js_to_gold") or {}).get(role)
+    if role == "gold" and "js_to_gold" in lenses:
+        js = {forget_split: 0.0, retain_split: 0.0}
+    relearn = (lenses.get("relearn") or {}).get(role) or {}
+    ulira = (lenses.get("ulira") or {}).get(role) or {}
+    return {
+        "JSf": None if js is None or js.get(forget_split) is None else 1000.0 * js[forget_split],
+        "JSr": None if js is None or js.get(retain_split) is None else 1000.0 * js[retain_split],
+        "ZRF": (lenses.get("zrf") or {}).get(role),
+        "RL": relearn.get("steps"),
+        "LiRA": ulira.get("auc"),
+    }

@@ -1,0 +1,115 @@
+"""Sequential forget requests in the report: the degradation curve per method (Dr and Df after each
+request, the gold model retrained without everything forgotten so far as reference) and the same
+numbers as a table with bootstrap intervals over seeds."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from unlearn_bench.report.figures import _save  # noqa: E402
+from unlearn_bench.report.paper import method_rank  # noqa: E402
+from unlearn_bench.report.stats import bootstrap_interval, closest_to  # noqa: E402
+from unlearn_bench.report.style import method_color, method_marker  # noqa: E402
+
+CURVE_METRICS = ("Dr", "Df", "MIA")
+
+
+def is_sequence(record: dict) -> bool:
+    return "sequence" in record
+
+
+def _name(record: dict) -> str:
+    """The method's column; SSD recomputing []_D after each request is its own column."""
+    return record["method"] + (" (recompute []_D)" if record.get("recompute_importance") else "")
+
+
+def _setting(record: dict) -> tuple:
+    scale = str((record.get("config", {}).get("scale") or {}).get("name", "paper"))
+    return record["dataset"], record["task"], record["model"], scale, record["requests"]
+
+
+def _curves(records: list[dict]) -> dict[tuple, dict[str, dict[str, list[list[float]]]]]:
+    """setting -> method (or "gold") -> metric -> per request, the seeds' values."""
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in records:
+        for role, name in (("unlearned", _name(r)), ("gold", "gold")):
+            for metric in CURVE_METRICS:
+                values = [s["paper_columns"][role].get(metric) for s in r["sequence"]]
+                out[_setting(r)][name][metric].append([math.nan if v is None else v for v in values])
+    return out
+
+
+def _rank(name: str) -> tuple:
+    return (*method_rank(name.split(" ")[0]), name)
+
+
+def _per_request(runs: list[list[float]]) -> list[list[float]]:
+    return [[v for v in column if not math.isnan(v)] for column in zip(*runs, strict=False)]
+
+
+def degradation_figure(records: list[dict], path: Path) -> Path | None:
+    """Dr, Df and MIA after each request, one row of panels per setting; mean ± std over seeds
+    (PNG and PDF)."""
+    curves = _curves([r for r in records if is_sequence(r)])
+    if not curves:
+        return None
+    fig, axes = plt.subplots(len(curves), len(CURVE_METRICS), figsize=(4.6 * len(CURVE_METRICS), 3.6 * len(curves)),
+                             squeeze=False)
+    for row, (setting, methods) in zip(axes, sorted(curves.items()), strict=True):
+        dataset, task, model, scale, k = setting
+        ordered = sorted((m for m in methods if m != "gold"), key=_rank)
+        for ax, metric in zip(row, CURVE_METRICS, strict=True):
+            for method in [*ordered, "gold"]:
+                per_request = _per_request(methods[method][metric])
+                means = [statistics.fmean(v) if v else math.nan for v in per_request]
+                spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in per_request]
+                style = ({"color": "black", "linestyle": "--", "lw": 2, "marker": None} if method == "gold" else
+                         {"color": method_color(method), "marker": method_marker(method)})
+                ax.errorbar(range(1, len(means) + 1), means, yerr=spread, ms=4, capsize=2, label=method, **style)
+            ax.set_xlabel("forget request")
+            ax.set_ylabel(f"{metric} (%)")
+            ax.set_title(f"{dataset} {task} · {model} [scale={scale}]: {metric}", fontsize=9)
+        row[0].legend(fontsize=7)
+    fig.suptitle("Sequential forget requests: each method on its own last output; gold = retrained without "
+                 "all requests so far", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def degradation_markdown(records: list[dict]) -> str:
+    """Per setting: distance to gold (mean |gap| of Dr, Df, MIA) after each request, per method,
+    mean [95 % bootstrap interval] over seeds; the closest method only where intervals separate it."""
+    by_setting: dict = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if is_sequence(r):
+            by_setting[_setting(r)][_name(r)].append([s["distance_to_gold"] for s in r["sequence"]])
+    parts = []
+    for (dataset, task, model, scale, k), methods in sorted(by_setting.items()):
+        ordered = sorted(methods, key=_rank)
+        n = sorted({len(v) for v in methods.values()})
+        parts += [f"### Sequential forgetting: {dataset} {task}, {model}, {k} requests [scale={scale}] "
+                  f"(n = {'–'.join(map(str, n))} seeds)", "",
+                  "| request | " + " | ".join(ordered) + " | closest to gold |",
+                  "|---|" + "---|" * (len(ordered) + 1)]
+        for step, columns in enumerate(zip(*(_per_request(methods[m]) for m in ordered), strict=False), start=1):
+            cells = []
+            for values in columns:
+                lo, hi = bootstrap_interval(values)
+                interval = f" [{lo:.2f}, {hi:.2f}]" if len(values) > 1 else ""
+                cells.append(f"{statistics.fmean(values):.2f}{interval}" if values else "—")
+            verdict = closest_to(None, {m: v for m, v in zip(ordered, columns, strict=True) if m != "retrain"},
+                                 lower_is_better=True)
+            parts.append(f"| {step} | " + " | ".join(cells) + f" | {verdict.text()} |")
+        parts += ["", "Cells: distance to the gold model after the request (mean |gap| of Dr, Df and MIA, "
+                  "points), mean [95 % bootstrap interval over seeds; none for one seed]; the gold model is retrained without "
+                  "every request so far. Closest: separated from the runner-up, else tie; retrain left out "
+                  "(it is the gold model).", ""]
+    return "\n".join(parts)

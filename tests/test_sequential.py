@@ -1,0 +1,53 @@
+"""Sequential forget requests: K disjoint requests in turn on one model, each scored against the
+gold model retrained without everything forgotten so far."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from unlearn_bench.data.forget import ClassTask, RandomTask
+from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.pipeline import _digest, load_data, run
+from unlearn_bench.sequential import cumulative_splits
+from unlearn_bench.training.store import load_verified
+
+SMALL = ["dataset.train_subset=300", "dataset.test_subset=200", "training.epochs=1", "training.milestones=[]"]
+
+
+def test_three_random_requests_end_to_end_with_golds_excluding_all_earlier_forget_sets(make_cfg, tmp_path):
+    cfg = make_cfg("task=random", "task.requests=3", "task.n_forget=20", "method=finetune", "method.epochs=1", *SMALL)
+    record = run(cfg)
+    steps = record["sequence"]
+    assert [s["request"] for s in steps] == [1, 2, 3] and record["requests"] == 3
+    assert [s["split"]["forget_train"] for s in steps] == [20, 40, 60]
+    assert [s["split"]["request_forget_train"] for s in steps] == [20, 20, 20]
+    alone, together = cumulative_splits(build(cfg.task), load_data(cfg))
+    for k, step in enumerate(steps):
+        # the gold model of request k was trained without requests 1..k: its stored material says so
+        stored = load_verified(tmp_path / ".cache/unlearn_bench/models" / f"{step['gold_model']}.pt")
+        forgotten = np.sort(np.concatenate([a.forget_idx for a in alone[: k + 1]]))
+        assert stored["material"]["role"] == "gold" and stored["material"]["forget"] == _digest(forgotten)
+        assert not np.isin(forgotten, together[k].retain_idx).any()
+        assert step["metrics"]["gold"]["forget_train_acc"] is not None and "js_to_gold" in step
+    assert len({s["gold_model"] for s in steps}) == 3
+    assert record["paper_columns"] == steps[-1]["paper_columns"]
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(saved["sequence"]) == 3
+
+
+def test_class_requests_are_the_next_classes_and_disjoint(make_cfg):
+    data = load_data(make_cfg(*SMALL))
+    alone, together = cumulative_splits(ClassTask(forget="4", requests=3), data)
+    assert [a.target for a in alone] == ["4", "5", "6"] and together[2].target == "4 + 5 + 6"
+    labels = data.train.targets.numpy()
+    assert set(labels[together[2].forget_idx]) == {4, 5, 6} and not set(labels[together[2].retain_idx]) & {4, 5, 6}
+    assert set(labels[alone[1].forget_idx]) == {5} and not set(labels[alone[1].retain_idx]) & {4, 5}
+    test_labels = data.test.targets.numpy()
+    assert not set(test_labels[together[1].test_retain_idx]) & {4, 5}
+    with pytest.raises(UnlearnBenchError, match="task.requests"):
+        cumulative_splits(ClassTask(forget="4", requests=10), data)
+    with pytest.raises(UnlearnBenchError, match="task.requests"):
+        cumulative_splits(RandomTask(n_forget=100, requests=3), data)
