@@ -18,8 +18,10 @@ from unlearn_bench.data.transforms import build_transform
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns
 from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.protocol import loader_orders
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
 from unlearn_bench.training.module import fit_classifier
@@ -55,11 +57,11 @@ def load_data(cfg: DictConfig) -> PreparedData:
     return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
 
 
-def class_sorted_order(targets: torch.Tensor):
-    """Training indices sorted by label (stable): the order of the official code's unshuffled,
-    class-sorted []_D loader. The batch estimator depends on which samples share a mini-batch, so
-    paper parity needs the same order; it does not depend on the forget request, so []_D is stored."""
-    return torch.argsort(targets, stable=True).numpy()
+def forget_labels(split: ForgetSplit, targets: torch.Tensor) -> tuple[int, ...]:
+    """The labels the forget request concerns (a forgotten sub-class: its superclass); none for random."""
+    if split.task == "random":
+        return ()
+    return tuple(sorted({int(y) for y in targets.numpy()[split.forget_idx]}))
 
 
 def _digest(array) -> str:
@@ -151,11 +153,13 @@ def run(cfg: DictConfig) -> dict:
         "retain_test": exp.dataset("test", split.test_retain_idx),
         "forget_test": exp.dataset("test", split.test_forget_idx),
     }
-    ctx = UnlearnContext(
+    protocol = cfg.protocol.name
+    orders = loader_orders(protocol, split, data.train.targets, data.train.fine_targets, cfg.seed)
+    full = UnlearnContext(
         original=original,
-        forget_set=eval_sets["forget_train"],
+        forget_set=exp.dataset("train", orders["forget"]),
         retain_set=eval_sets["retain_train"],
-        train_set=exp.dataset("train", class_sorted_order(data.train.targets)),
+        train_set=exp.dataset("train", orders["train"]),
         split=split,
         num_classes=data.num_classes,
         device=device,
@@ -163,24 +167,31 @@ def run(cfg: DictConfig) -> dict:
         build_model=exp.build_model,
         importance_store=ImportanceStore(cache / "importance"),
         importance_material={"original": original_info["key"], "data": material["data"],
-                             "dataset": material["dataset"], "order": "class_sorted"},
+                             "dataset": material["dataset"], "order": orders["name"]},
         retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
         val_set=exp.dataset("val", split.val_retain_idx),
         recipe=recipe,
-        gold=gold,
-        gold_info=gold_info,
         retain_targets=data.train.targets.numpy()[split.retain_idx],
         batch_size=recipe.batch_size,
         num_workers=recipe.num_workers,
         trainer_cfg=cfg.trainer,
+        task=split.task,
+        forget_classes=tuple(split.forget_classes),
+        forget_labels=forget_labels(split, data.train.targets),
     )
+    ctx = full.for_method(method)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    unlearned = method.unlearn(copy.deepcopy(original), ctx)
+    if isinstance(method, Retrain) and method.is_gold:
+        unlearned = method.gold_row(gold, gold_info)
+        ctx.reads.update({"retain_train_set", "val_set"})  # what the gold model was trained on
+    else:
+        unlearned = method.unlearn(copy.deepcopy(original), ctx)
     measured_s = time.perf_counter() - start
 
     def score(model):
-        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers)
+        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers,
+                        mia_C=cfg.protocol.mia_C)
 
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
@@ -193,6 +204,9 @@ def run(cfg: DictConfig) -> dict:
         "forget": split.target,
         "seed": cfg.seed,
         "data_used": list(method.data_used),
+        "data_read": ctx.data_read(),
+        "protocol": {"name": protocol, "importance_order": orders["name"],
+                     "importance_stored": orders["name"] != "request"},
         "metrics": metrics,
         "paper_columns": columns,
         "gap_to_gold": {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]},

@@ -21,7 +21,8 @@ from unlearn_bench.data.forget import ClassTask
 from unlearn_bench.importance import compute_importance
 from unlearn_bench.methods.ssd import dampen
 from unlearn_bench.metrics.evaluate import accuracy, predict
-from unlearn_bench.pipeline import Experiment, class_sorted_order, load_data, train_models
+from unlearn_bench.pipeline import Experiment, load_data, train_models
+from unlearn_bench.protocol import class_sorted_order
 from unlearn_bench.training.store import ModelStore
 
 CONF = Path(__file__).resolve().parents[3] / "conf"

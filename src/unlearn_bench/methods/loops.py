@@ -89,17 +89,23 @@ def train_epochs(
     loss_fn: LossFn = cross_entropy_loss,
     desc: str = "train",
     progress: bool = True,
+    carry_grads: bool = False,
 ) -> list[float]:
-    """Train `model` in place (train mode) and return the sample-weighted mean loss of each epoch."""
+    """Train `model` in place (train mode) and return the sample-weighted mean loss of each epoch.
+    carry_grads: the first step adds its gradients to those already on the model instead of
+    zeroing them first (the official UNSIR leaves its noise loss's gradients there)."""
     model.to(device).train()
     history = []
+    keep = carry_grads
     for epoch in range(epochs):
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not progress)
         for batch in bar:
             batch = [t.to(device) for t in batch]
             loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
+            if not keep:
+                optimizer.zero_grad(set_to_none=True)
+            keep = False
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(batch[0])

@@ -34,7 +34,8 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).double().mean() * 100.0)
 
 
-def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                         mia_C: float = 1.0) -> dict[str, float]:
     """All the paper's numbers from the logits of the four splits."""
     out = {f"{split}_acc": accuracy(*outputs[split]) for split in SPLITS}
     test_logits = [outputs[s][0] for s in ("retain_test", "forget_test") if len(outputs[s][1])]
@@ -44,14 +45,15 @@ def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) 
         entropy(outputs["retain_train"][0]).numpy(),
         entropy(torch.cat(test_logits)).numpy(),
         entropy(outputs["forget_train"][0]).numpy() if len(outputs["forget_train"][1]) else [],
+        C=mia_C,
     )
     return out
 
 
 def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
-             batch_size: int = 256, num_workers: int = 0) -> dict[str, float]:
+             batch_size: int = 256, num_workers: int = 0, mia_C: float = 1.0) -> dict[str, float]:
     outputs = {split: predict(model, sets[split], device, batch_size, num_workers) for split in SPLITS}
-    return metrics_from_outputs(outputs)
+    return metrics_from_outputs(outputs, mia_C)
 
 
 def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
