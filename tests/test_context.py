@@ -72,21 +72,27 @@ def test_retrain_all_is_produced_by_the_pipeline_only():
         Retrain().unlearn(torch.nn.Linear(1, 2), tiny_context().for_method(Retrain()))
 
 
-def test_a_gold_copying_method_fails_through_run(make_cfg):
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One model store for the pipeline runs below: the original and gold models train once."""
+    return f"paths.cache_dir={tmp_path_factory.mktemp('cache')}"
+
+
+def test_a_gold_copying_method_fails_through_run(make_cfg, cache):
     with pytest.raises(UnlearnBenchError, match="gold model"):
-        run(make_cfg("+method._target_=cheaters.CopiesGold", "~method"))
+        run(make_cfg("+method._target_=cheaters.CopiesGold", "~method", cache))
 
 
-def test_retrain_row_comes_from_the_gold_model(make_cfg):
-    record = run(make_cfg("method=retrain"))
+def test_retrain_row_comes_from_the_gold_model(make_cfg, cache):
+    record = run(make_cfg("method=retrain", cache))
     assert record["metrics"]["unlearned"] == record["metrics"]["gold"]
     assert record["distance_to_gold"] == 0.0
     assert record["method_report"]["produced_by"] == "pipeline"
     assert record["data_read"] == ["retain"]
 
 
-def test_results_record_what_ssd_read(make_cfg):
-    record = run(make_cfg("method=ssd"))
+def test_results_record_what_ssd_read(make_cfg, cache):
+    record = run(make_cfg("method=ssd", cache))
     assert record["data_used"] == ["forget", "train_importance"]
     assert record["data_read"] == ["forget", "train_importance"]
     assert copy.deepcopy(record["protocol"]) == {"name": "ours", "importance_order": "class_sorted",

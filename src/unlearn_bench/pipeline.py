@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,7 +20,8 @@ from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.retrain import Retrain
-from unlearn_bench.metrics.evaluate import evaluate, paper_columns
+from unlearn_bench.models.checkpoint import original_from_checkpoint
+from unlearn_bench.metrics.evaluate import evaluate, paper_columns, tuning_columns
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.protocol import loader_orders
 from unlearn_bench.results import format_table, versions, write_results
@@ -120,7 +122,12 @@ def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool 
         return lambda net: fit_classifier(net, exp.dataset("train", train_idx, train_transform=True),
                                           exp.dataset("val", val_idx), recipe, cfg.trainer, cfg.seed)
 
-    original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model, fit(None, None))
+    checkpoint = cfg.model.get("checkpoint")
+    if checkpoint and "checkpoint" not in cfg.model.net:  # not an initialisation (ViT): the trained original
+        original, original_info = original_from_checkpoint(exp.build_model(), checkpoint)
+    else:
+        original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model,
+                                                      fit(None, None))
     if not gold:
         return recipe, (original, original_info), None
     gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
@@ -152,6 +159,8 @@ def run(cfg: DictConfig) -> dict:
         "forget_train": exp.dataset("train", split.forget_idx),
         "retain_test": exp.dataset("test", split.test_retain_idx),
         "forget_test": exp.dataset("test", split.test_forget_idx),
+        "val_retain": exp.dataset("val", split.val_retain_idx),
+        "val_forget": exp.dataset("val", np.setdiff1d(np.arange(len(data.val)), split.val_retain_idx)),
     }
     protocol = cfg.protocol.name
     orders = loader_orders(protocol, split, data.train.targets, data.train.fine_targets, cfg.seed)
@@ -211,6 +220,8 @@ def run(cfg: DictConfig) -> dict:
         "paper_columns": columns,
         "gap_to_gold": {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]},
         "distance_to_gold": distance_to_gold(columns["unlearned"], columns["gold"]),
+        # what a hyperparameter search minimises: the same distance on the validation split
+        "tuning_objective": distance_to_gold(*(tuning_columns(metrics[r], split.task) for r in ("unlearned", "gold"))),
         "timing": {
             "method_s": method.report.get("method_s", measured_s),
             "measured_s": measured_s,

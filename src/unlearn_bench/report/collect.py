@@ -35,6 +35,7 @@ class Observation:
     gap: dict[str, float] = field(default_factory=dict)  # unlearned − gold of Dr, Df, MIA
     importance_d_s: float | None = None  # SSD: seconds of the []_D pass (computed, not loaded)
     label: str = ""  # the column name when one table holds several settings of a method
+    uses_retain: bool = False  # the method read the retain set (results' data_read, else data_used)
 
     @property
     def column(self) -> str:
@@ -188,9 +189,18 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         paper_model=paper_model_of(record),
         forget=paper_forget_name(record["task"], str(record["forget"]), n_forget),
         method=record["method"], seed=int(record["seed"]), values=values, gap=gap,
-        scale=str((record.get("config", {}).get("scale") or {}).get("name", "paper")),
+        scale=_scale_and_protocol(record),
+        uses_retain="retain" in record.get("data_read", record.get("data_used", [])),
         importance_d_s=importance_d,
     )
+
+
+def _scale_and_protocol(record: dict) -> str:
+    """The scale a table keeps apart; protocol=official runs form tables of their own too."""
+    config = record.get("config", {})
+    scale = str((config.get("scale") or {}).get("name", "paper"))
+    protocol = (config.get("protocol") or {}).get("name", "ours")
+    return scale if protocol == "ours" else f"{scale} protocol={protocol}"
 
 
 def _num(value) -> float:

@@ -10,7 +10,8 @@ from unlearn_bench.report.tables import Cell, Row, Table
 
 LEGEND = ("Cells: ours, mean ± std over n seeds (no ± for n = 1), with the paper's mean in brackets (— where the paper "
           "has none). Bold: the method closest to retrain (for t: the fastest), baseline and retrain "
-          "excluded. Dr, Df, MIA in %, t in seconds.")
+          "excluded. Dr, Df, MIA in %, t in seconds. †: the method reads the retain set Dr (the paper's "
+          "SSD does not).")
 CSV_FIELDS = ("table", "model", "paper_model", "dataset", "task", "forget", "metric", "method",
               "mean", "std", "n", "paper_mean", "paper_std", "closest", "paper_closest")
 
@@ -40,7 +41,7 @@ def _labels(table: Table, row: Row) -> list[str]:
 
 def _header(table: Table) -> list[str]:
     return ["model", *(["setting"] if table.setting_column else []), "forget", "metric", "n",
-            *table.methods, "closest: ours / paper"]
+            *(f"{m} †" if m in table.retain_users else m for m in table.methods), "closest: ours / paper"]
 
 
 def _closest(row: Row) -> str:

@@ -58,6 +58,7 @@ class Table:
     methods: list[str]
     rows: list[Row]
     setting_column: bool = False  # Table 1: rows span several datasets and tasks
+    retain_users: set[str] = field(default_factory=set)  # method columns that read the retain set
 
 
 def build_tables(observations: list[Observation], standin: bool = False) -> list[Table]:
@@ -103,7 +104,7 @@ def _method_table(dataset: str, task: str, obs: list[Observation], scale: str = 
         for metric in METRICS:
             rows.append(_row(table_id, model, paper_model, dataset, task, forget, metric, row_obs,
                              paper_setting))
-    return Table(*_scaled(table_id, title, scale), method_columns(obs), rows)
+    return Table(*_scaled(table_id, title, scale), method_columns(obs), rows, retain_users=_retain_users(obs))
 
 
 def _table1(obs: list[Observation], scale: str = "paper") -> Table:
@@ -116,7 +117,8 @@ def _table1(obs: list[Observation], scale: str = "paper") -> Table:
             continue
         for metric in (*METRICS, "t"):
             rows.append(_row("1", model, paper_model, dataset, task, forget, metric, row_obs))
-    return Table(*_scaled("1", TITLES["1"], scale), method_columns(obs), rows, setting_column=True)
+    return Table(*_scaled("1", TITLES["1"], scale), method_columns(obs), rows, setting_column=True,
+                 retain_users=_retain_users(obs))
 
 
 def time_tables(observations: list[Observation]) -> list[Table]:
@@ -130,8 +132,12 @@ def time_tables(observations: list[Observation]) -> list[Table]:
         rows = [_row("fig2", model, paper_model, dataset, task, forget, "t", row_obs)
                 for (model, paper_model, dataset, task, forget), row_obs in sorted(by_row.items())]
         tables.append(Table(*_scaled("fig2", "Figure 2 (as numbers): time per method", scale),
-                            method_columns(obs), rows, setting_column=True))
+                            method_columns(obs), rows, setting_column=True, retain_users=_retain_users(obs)))
     return tables
+
+
+def _retain_users(obs: list[Observation]) -> set[str]:
+    return {o.column for o in obs if o.uses_retain}
 
 
 def method_columns(obs: list[Observation]) -> list[str]:
