@@ -12,6 +12,7 @@ import torch
 from hydra.utils import instantiate
 
 from method_context import accuracy, build_context
+from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.amnesiac import Amnesiac, random_wrong_labels
 from unlearn_bench.methods.bad_teacher import BadTeacher
@@ -21,7 +22,6 @@ from unlearn_bench.methods.fisher import FisherForgetting
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.methods.unsir import UNSIR, first_per_class
-from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.pipeline import forget_labels, run
 
 # Official defaults, except where one step of Adam at lr 1e-4 on 200 samples cannot show an effect:

@@ -20,9 +20,9 @@ from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.retrain import Retrain
-from unlearn_bench.models.checkpoint import original_from_checkpoint
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns, tuning_columns
 from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.models.checkpoint import original_from_checkpoint
 from unlearn_bench.protocol import loader_orders
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
