@@ -48,7 +48,7 @@ def test_the_context_holds_no_undeclared_data():
         assert isinstance(object.__getattribute__(ctx, attr), Withheld)
     assert object.__getattribute__(ctx, "retain_set") is not None
     with pytest.raises(UnlearnBenchError):
-        ctx.gold
+        _ = ctx.gold
 
 
 def test_the_context_records_what_the_method_read():
