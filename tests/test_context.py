@@ -97,3 +97,16 @@ def test_results_record_what_ssd_read(make_cfg, cache):
     assert record["data_read"] == ["forget", "train_importance"]
     assert copy.deepcopy(record["protocol"]) == {"name": "ours", "importance_order": "class_sorted",
                                                  "importance_stored": True}
+
+
+def test_build_model_does_not_lead_back_to_the_data(make_cfg, cache, monkeypatch):
+    seen = {}
+
+    def spy(self, model, ctx):
+        seen["build_model"] = ctx.build_model
+        return model
+
+    monkeypatch.setattr(ReadsForget, "unlearn", spy)
+    run(make_cfg("+method._target_=cheaters.ReadsForget", "~method", cache))
+    assert not hasattr(seen["build_model"], "__self__")  # a bound method of the experiment would expose its data
+    assert isinstance(seen["build_model"](), torch.nn.Module)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 import time
@@ -173,7 +174,7 @@ def run(cfg: DictConfig) -> dict:
         num_classes=data.num_classes,
         device=device,
         seed=cfg.seed,
-        build_model=exp.build_model,
+        build_model=functools.partial(build, cfg.model.net),  # not exp's method: exp holds all the data
         importance_store=ImportanceStore(cache / "importance"),
         importance_material={"original": original_info["key"], "data": material["data"],
                              "dataset": material["dataset"], "order": orders["name"]},
