@@ -52,5 +52,6 @@ def test_official_protocol_runs_every_method_on_every_task(tmp_path):
     check_official(sweep(tmp_path, "random", random_methods, "task=random", "task.n_forget=20"), "random")
     write_cifar100(tmp_path / "cifar", per_class=2, test_per_class=1)
     check_official(sweep(tmp_path, "subclass", METHODS, "dataset=cifar20", f"dataset.root={tmp_path / 'cifar'}",
-                         "task=subclass", "task.forget=rocket", "dataset.augmentations=[]", "model.net.width=8"),
+                         "task=subclass", "task.forget=rocket", "dataset.augmentations=[]", "model.net.width=8",
+                         "dataset.train_subset=null", "dataset.test_subset=null"),
                    "subclass")

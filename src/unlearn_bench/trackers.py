@@ -20,7 +20,7 @@ def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:
         try:
             logger.log_hyperparams(record["config"])
             logger.log_metrics(flatten({k: record[k] for k in ("metrics", "gap_to_gold", "timing",
-                                                               "distance_to_gold")}))
+                                                               "distance_to_gold", "tuning_objective")}))
             experiment = getattr(logger, "experiment", None)
             if experiment is not None and hasattr(experiment, "save"):
                 _save_copy(experiment, results_path)
