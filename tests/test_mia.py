@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_bench.metrics.evaluate import accuracy, metrics_from_outputs, paper_columns, tuning_columns
+from unlearn_bench.metrics.evaluate import (
+    accuracy,
+    metrics_from_outputs,
+    paper_columns,
+    tuning_columns,
+)
 from unlearn_bench.metrics.mia import entropy, mia_score
 from unlearn_bench.metrics.objective import distance_to_gold
 
