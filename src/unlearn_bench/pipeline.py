@@ -24,7 +24,7 @@ from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns, tuning_columns
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.models.checkpoint import original_from_checkpoint
-from unlearn_bench.protocol import loader_orders
+from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
 from unlearn_bench.training.module import fit_classifier
@@ -145,6 +145,7 @@ def architecture(model_cfg: DictConfig) -> str:
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     task = build(cfg.task)
+    check_protocol(cfg.protocol.name)
     method = build_method(cfg, task.name)
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
