@@ -16,10 +16,12 @@ from torch.utils.data import ConcatDataset, random_split
 
 from method_context import build_context
 from unlearn_bench.data.forget import ForgetSplit
+from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.loops import train_epochs
 from unlearn_bench.methods.unsir import UNSIR, learn_noise
 from unlearn_bench.metrics.mia import mia_score
+from unlearn_bench.pipeline import run
 from unlearn_bench.protocol import loader_orders
 
 TARGETS = np.array([2, 0, 1, 0, 2, 1, 1, 0, 2, 0])
@@ -180,3 +182,8 @@ def test_unsir_official_mode_uses_one_noise_image_per_channel(ctx):
     assert official.noise[0].shape == (channels, 1, 8, 8) and official.report["noise_samples"] == 80 * channels
     assert ours.noise[0].shape == (32, 1, 8, 8) and ours.report["noise_samples"] == 80 * 32
     assert official.report["mode"] == "official"
+
+
+def test_unknown_protocol_name_stops_the_run_before_training(make_cfg):
+    with pytest.raises(UnlearnBenchError, match="protocol.name must be one of ours, official, got 'paper'"):
+        run(make_cfg("protocol.name=paper"))
