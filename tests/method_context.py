@@ -1,6 +1,7 @@
 """A tiny, real unlearning context for method tests: 600 digits, a width-8 CNN trained for 4 epochs
 in a plain loop (no Lightning, about a second; ~98 % on the forget class, so forgetting shows),
-forget class 3 or 30 random samples. `from method_context import build_context`."""
+forget class 3 or 30 random samples. `from method_context import build_context`; a method gets
+`context.for_method(method)`, as in the pipeline."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from unlearn_bench.data.transforms import build_transform
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.models.cnn import SmallCNN
+from unlearn_bench.pipeline import forget_labels
 
 TRAINER = {"accelerator": "cpu", "devices": 1, "strategy": "auto", "precision": "32-true",
            "enable_progress_bar": False}
@@ -50,8 +52,6 @@ def build_context(root: Path, task: str = "class", seed: int = 0) -> UnlearnCont
 
     torch.manual_seed(seed)
     original = fit(build_model(), dataset("train"), seed=seed)
-    torch.manual_seed(seed + 1)
-    gold = fit(build_model(), dataset("train", split.retain_idx), seed=seed)
     return UnlearnContext(
         original=original,
         forget_set=dataset("train", split.forget_idx),
@@ -65,7 +65,9 @@ def build_context(root: Path, task: str = "class", seed: int = 0) -> UnlearnCont
         importance_store=ImportanceStore(root / "importance"),
         importance_material={"original": "method-tests", "task": task},
         val_set=dataset("val", split.val_retain_idx),
-        gold=gold,
         retain_targets=data.train.targets.numpy()[split.retain_idx],
         trainer_cfg=OmegaConf.create(TRAINER),
+        task=split.task,
+        forget_classes=split.forget_classes,
+        forget_labels=forget_labels(split, data.train.targets),
     )

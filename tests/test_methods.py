@@ -12,6 +12,7 @@ import torch
 from hydra.utils import instantiate
 
 from method_context import accuracy, build_context
+from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.amnesiac import Amnesiac, random_wrong_labels
 from unlearn_bench.methods.bad_teacher import BadTeacher
@@ -27,7 +28,7 @@ from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB
 from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.methods.unsir import UNSIR, first_per_class
-from unlearn_bench.pipeline import run
+from unlearn_bench.pipeline import forget_labels, run
 
 # Official defaults, except where one step of Adam at lr 1e-4 on 200 samples cannot show an effect:
 # there the test asks for more steps so that the direction of the change is visible.
@@ -38,14 +39,13 @@ METHODS = {
     "unsir": lambda: UNSIR(),
     "fisher": lambda: FisherForgetting(),
     "ssd": lambda: SSD(alpha=10.0, lambda_=1.0),
-    "retrain": lambda: Retrain(),
     "scrub": lambda: SCRUB(),
     "salun": lambda: SalUn(),
     "random_label": lambda: RandomLabel(),
     "l1_sparse": lambda: L1Sparse(lr=0.05),  # at lr 0.01 this model keeps the forget class at 98 %
     "neggrad_plus": lambda: NegGradPlus(),
     "jit": lambda: JiT(),
-}
+}  # retrain (reset=all) is the gold model, produced by the pipeline: test_context.py, test_cli.py
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
@@ -71,7 +71,7 @@ def results(ctx):
     def get(name: str):
         if name not in cache:
             method = METHODS[name]()
-            cache[name] = method, method.unlearn(copy.deepcopy(ctx.original), ctx)
+            cache[name] = method, method.unlearn(copy.deepcopy(ctx.original), ctx.for_method(method))
         return cache[name]
 
     return get
@@ -108,12 +108,13 @@ def test_leaves_original_untouched(name, results, ctx):
 @pytest.mark.parametrize("name", METHODS)
 def test_same_seed_same_result(name, results, ctx):
     _, first = results(name)
-    second = METHODS[name]().unlearn(copy.deepcopy(ctx.original), ctx)
+    method = METHODS[name]()
+    second = method.unlearn(copy.deepcopy(ctx.original), ctx.for_method(method))
     assert same_state(first.state_dict(), second.state_dict())
 
 
 def test_baseline_returns_the_original_weights(ctx):
-    model = Baseline().unlearn(copy.deepcopy(ctx.original), ctx)
+    model = Baseline().unlearn(copy.deepcopy(ctx.original), ctx.for_method(Baseline()))
     assert same_state(model.state_dict(), ctx.snapshot)
 
 
@@ -134,7 +135,7 @@ def test_data_used_is_declared():
 
 def test_unsir_noise_count_and_shape(results, ctx):
     method, _ = results("unsir")
-    assert len(method.noise) == len(ctx.split.forget_classes) == 1
+    assert len(method.noise) == len(ctx.forget_classes) == 1
     assert method.noise[0].shape == (32, *ctx.retain_set[0][0].shape) == (32, 1, 8, 8)
     # every batch of the noise loader holds all 32 images (the official code kept 3 by mistake)
     assert method.report["noise_samples"] == 80 * 32
@@ -147,13 +148,18 @@ def test_unsir_uses_the_first_samples_of_each_class():
 
 
 def test_unsir_subclass_attacks_the_superclass_label(ctx):
-    sub = replace(ctx, split=replace(ctx.split, task="subclass", forget_classes=()))
-    assert UNSIR().forget_labels(sub) == [3]
-    assert UNSIR().noise_steps[sub.split.task] == 250
+    # the pipeline gives a sub-class request the label its samples carry: the superclass
+    split = ForgetSplit("subclass", "fine 7", np.array([1, 4]), np.array([0, 2, 3]), np.array([], int),
+                        np.array([], int), np.array([], int))
+    assert forget_labels(split, torch.tensor([0, 3, 1, 2, 3])) == (3,)
+    sub = replace(ctx, task="subclass", forget_classes=(), forget_labels=(3,))
+    assert UNSIR().forget_labels(sub.for_method(UNSIR())) == [3]
+    assert UNSIR().noise_steps[sub.task] == 250
+    assert forget_labels(replace(split, task="random"), torch.tensor([0, 3, 1, 2, 3])) == ()
 
 
 def test_unsir_refuses_random_forgetting_directly(ctx):
-    random_ctx = replace(ctx, split=replace(ctx.split, task="random"))
+    random_ctx = replace(ctx, task="random").for_method(UNSIR())
     with pytest.raises(UnlearnBenchError, match="not defined for random forgetting"):
         UNSIR().unlearn(copy.deepcopy(ctx.original), random_ctx)
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_bench.metrics.evaluate import accuracy, metrics_from_outputs, paper_columns
+from unlearn_bench.metrics.evaluate import (
+    accuracy,
+    metrics_from_outputs,
+    paper_columns,
+    tuning_columns,
+)
 from unlearn_bench.metrics.mia import entropy, mia_score
 from unlearn_bench.metrics.objective import distance_to_gold
 
@@ -63,3 +68,19 @@ def test_metrics_from_outputs_combines_splits():
 def test_distance_to_gold_is_mean_absolute_gap():
     assert distance_to_gold({"Dr": 70, "Df": 10, "MIA": 5}, {"Dr": 72, "Df": 0, "MIA": 2}) == pytest.approx(5.0)
     assert distance_to_gold({"Dr": 70, "Df": float("nan"), "MIA": 5}, {"Dr": 72, "Df": 0, "MIA": 2}) == 2.5
+
+
+def test_search_columns_come_from_the_validation_split():
+    outputs = {
+        "retain_train": _outputs(4, 4, confident=True),
+        "forget_train": _outputs(1, 2, confident=True),
+        "retain_test": _outputs(3, 4, confident=False),
+        "forget_test": _outputs(0, 2, confident=False),
+        "val_retain": _outputs(1, 4, confident=False),
+        "val_forget": _outputs(2, 2, confident=False),
+    }
+    m = metrics_from_outputs(outputs)
+    assert (m["val_retain_acc"], m["val_forget_acc"], m["val_mia"]) == (25.0, 100.0, 100.0)
+    assert tuning_columns(m, "class") == {"Dr": 25.0, "Df": 100.0, "MIA": 100.0}
+    assert tuning_columns(m, "random") == {"Dr": 25.0, "Df": 50.0, "MIA": 100.0}  # Df: the forget set itself
+    assert paper_columns(m, "class") == {"Dr": 75.0, "Df": 0.0, "MIA": 100.0}  # the tables: test side

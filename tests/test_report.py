@@ -242,3 +242,18 @@ def test_the_report_skips_unusable_results_files_with_a_warning_naming_each(tabl
     for name, path in paths.items():
         assert f"Skipping {path}: " in caplog.text, name
     assert "Skipping" in caplog.text and "tables.md" in {p.name for p in out.iterdir()}
+
+
+def test_methods_that_read_the_retain_set_are_marked_and_protocols_kept_apart(tmp_path):
+    for method, used in (("retrain", ["retain"]), ("finetune", ["retain"]), ("ssd", ["forget", "train_importance"])):
+        rec = record(method, 0, 70.0, 0.0, 1.0)
+        rec["data_used"] = rec["data_read"] = used
+        write(tmp_path, method, rec)
+        official = {**rec, "config": {**rec["config"], "protocol": {"name": "official"}}}
+        write(tmp_path, f"{method}_official", official)
+    tables = build_tables(observations(load_records([tmp_path])))
+    assert sorted(t.id for t in tables) == ["2", "2_paper_protocol_official"]
+    for table in tables:
+        assert table.retain_users == {"retrain", "finetune"}
+        header = to_markdown(table).splitlines()[2]
+        assert "| retrain ‡ | finetune ‡ | ssd |" in header

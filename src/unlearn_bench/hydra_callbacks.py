@@ -55,7 +55,7 @@ class OptunaStudy(Callback):
             log.warning("No best parameters to write: %s", err)
             return
         path = write_tuned_config(best, self.config_dir or _primary_config_dir(config), self.method)
-        print(f"Best {best.params} (distance_to_gold {best.value:.3f}) written to {path}")
+        print(f"Best {best.params} (validation distance to gold, tuning_objective, {best.value:.3f}) written to {path}")
 
 
 def _primary_config_dir(config: DictConfig) -> str:

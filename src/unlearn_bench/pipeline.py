@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 import time
@@ -19,9 +20,12 @@ from unlearn_bench.data.transforms import build_transform
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.metrics.evaluate import evaluate, paper_columns
+from unlearn_bench.methods.retrain import Retrain
+from unlearn_bench.metrics.evaluate import evaluate, paper_columns, tuning_columns
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.models.checkpoint import original_from_checkpoint
+from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.trackers import log_to_trackers
 from unlearn_bench.training.module import fit_classifier
@@ -55,11 +59,11 @@ def load_data(cfg: DictConfig) -> PreparedData:
     return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
 
 
-def class_sorted_order(targets: torch.Tensor):
-    """Training indices sorted by label (stable): the order of the official code's unshuffled,
-    class-sorted []_D loader. The batch estimator depends on which samples share a mini-batch, so
-    paper parity needs the same order; it does not depend on the forget request, so []_D is stored."""
-    return torch.argsort(targets, stable=True).numpy()
+def forget_labels(split: ForgetSplit, targets: torch.Tensor) -> tuple[int, ...]:
+    """The labels the forget request concerns (a forgotten sub-class: its superclass); none for random."""
+    if split.task == "random":
+        return ()
+    return tuple(sorted({int(y) for y in targets.numpy()[split.forget_idx]}))
 
 
 def _digest(array) -> str:
@@ -123,56 +127,75 @@ def train_gold(exp: Experiment, store: ModelStore, material: dict, split: Forget
 
 def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True):
     """The original and the gold model (and their store records), trained or read from `store`;
-    gold=False skips the gold model (returns None for it)."""
-    recipe = build(exp.cfg.training)
-    original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model,
-                                                 _fit(exp, recipe)(None, None))
+    gold=False skips the gold model (returns None for it). `model.checkpoint` (not an initialisation,
+    as for ViT) brings a trained original instead."""
+    cfg = exp.cfg
+    recipe = build(cfg.training)
+    checkpoint = cfg.model.get("checkpoint")
+    if checkpoint and "checkpoint" not in cfg.model.net:
+        original, original_info = original_from_checkpoint(exp.build_model(), checkpoint)
+    else:
+        original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model,
+                                                     _fit(exp, recipe)(None, None))
     if not gold:
         return recipe, (original, original_info), None
     return recipe, (original, original_info), train_gold(exp, store, material, exp.split, recipe)
 
 
 def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
-    """The four evaluated splits of a forget request (no augmentation)."""
+    """The evaluated splits of a forget request (no augmentation); the validation sides serve searches."""
     return {
         "retain_train": exp.dataset("train", split.retain_idx),
         "forget_train": exp.dataset("train", split.forget_idx),
         "retain_test": exp.dataset("test", split.test_retain_idx),
         "forget_test": exp.dataset("test", split.test_forget_idx),
+        "val_retain": exp.dataset("val", split.val_retain_idx),
+        "val_forget": exp.dataset("val", np.setdiff1d(np.arange(len(exp.data.val)), split.val_retain_idx)),
     }
 
 
 def build_context(exp: Experiment, split: ForgetSplit, original, original_info: dict, material: dict, recipe,
-                  gold, gold_info: dict, device: torch.device, train_idx=None,
-                  importance_material: dict | None = None) -> UnlearnContext:
-    """The method's context for `split`; `train_idx` (default: all) is the training set D of []_D."""
+                  device: torch.device, train_idx=None, importance_material: dict | None = None) -> UnlearnContext:
+    """Everything a method may be given for `split` (each method sees only what it declares:
+    `for_method`); the []_D and []_Df orders follow `protocol`; `train_idx` (default: all) restricts D."""
     cfg, data = exp.cfg, exp.data
-    train_idx = np.arange(len(data.train)) if train_idx is None else np.asarray(train_idx)
-    order = train_idx[class_sorted_order(data.train.targets[train_idx])]
+    orders = loader_orders(cfg.protocol.name, split, data.train.targets, data.train.fine_targets, cfg.seed)
+    train_order = orders["train"]
+    if train_idx is not None:  # sequential requests: []_D on the shrinking training set, same order
+        train_order = train_order[np.isin(train_order, np.asarray(train_idx))]
     return UnlearnContext(
         original=original,
-        forget_set=exp.dataset("train", split.forget_idx),
+        forget_set=exp.dataset("train", orders["forget"]),
         retain_set=exp.dataset("train", split.retain_idx),
-        train_set=exp.dataset("train", order),
+        train_set=exp.dataset("train", train_order),
         split=split,
         num_classes=data.num_classes,
         device=device,
         seed=cfg.seed,
-        build_model=exp.build_model,
+        build_model=functools.partial(build, cfg.model.net),  # not exp's method: exp holds all the data
         importance_store=ImportanceStore(Path(cfg.paths.cache_dir) / "importance"),
         importance_material=importance_material or {
             "original": original_info["key"], "data": material["data"], "dataset": material["dataset"],
-            "order": "class_sorted"},
+            "order": orders["name"]},
         retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
         val_set=exp.dataset("val", split.val_retain_idx),
         recipe=recipe,
-        gold=gold,
-        gold_info=gold_info,
         retain_targets=data.train.targets.numpy()[split.retain_idx],
         batch_size=recipe.batch_size,
         num_workers=recipe.num_workers,
         trainer_cfg=cfg.trainer,
+        task=split.task,
+        forget_classes=tuple(split.forget_classes),
+        forget_labels=forget_labels(split, data.train.targets),
     )
+
+
+def unlearn(method: UnlearningMethod, model, ctx: UnlearnContext, gold, gold_info: dict):
+    """The method's output; the retrain row is the gold model itself, given by the pipeline."""
+    if isinstance(method, Retrain) and method.is_gold:
+        ctx.reads.update({"retain_train_set", "val_set"})  # what the gold model was trained on
+        return method.gold_row(gold, gold_info)
+    return method.unlearn(copy.deepcopy(model), ctx)
 
 
 def architecture(model_cfg: DictConfig) -> str:
@@ -184,6 +207,7 @@ def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     validate_config(cfg)
     task = build(cfg.task)
+    check_protocol(cfg.protocol.name)
     lens_configs(cfg.get("lenses"))  # a bad lenses.* value fails now, not after training
     if getattr(task, "requests", 1) > 1:
         from unlearn_bench.sequential import run_sequence
@@ -201,14 +225,17 @@ def run(cfg: DictConfig) -> dict:
     recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material)
 
     eval_sets = split_sets(exp, split)
-    ctx = build_context(exp, split, original, original_info, material, recipe, gold, gold_info, device)
+    full = build_context(exp, split, original, original_info, material, recipe, device)
+    order = full.importance_material["order"]
+    ctx = full.for_method(method)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    unlearned = method.unlearn(copy.deepcopy(original), ctx)
+    unlearned = unlearn(method, original, ctx, gold, gold_info)
     measured_s = time.perf_counter() - start
 
     def score(model):
-        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers)
+        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers,
+                        mia_C=cfg.protocol.mia_C)
 
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
@@ -224,12 +251,17 @@ def run(cfg: DictConfig) -> dict:
         "forget": split.target,
         "seed": cfg.seed,
         "data_used": list(method.data_used),
+        "data_read": ctx.data_read(),
+        "protocol": {"name": cfg.protocol.name, "importance_order": order,
+                     "importance_stored": order != "request"},
         "metrics": metrics,
         "paper_columns": columns,
         "lenses": lenses,
         "lens_columns": {role: lens_columns(lenses, split.task, role) for role in ("unlearned", "original", "gold")},
         "gap_to_gold": {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]},
         "distance_to_gold": distance_to_gold(columns["unlearned"], columns["gold"]),
+        # what a hyperparameter search minimises: the same distance on the validation split
+        "tuning_objective": distance_to_gold(*(tuning_columns(metrics[r], split.task) for r in ("unlearned", "gold"))),
         "timing": {
             "method_s": method.report.get("method_s", measured_s),
             "measured_s": measured_s,

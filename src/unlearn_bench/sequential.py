@@ -9,7 +9,6 @@ current model on the training data not yet forgotten."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import time
@@ -35,6 +34,7 @@ from unlearn_bench.pipeline import (
     split_sets,
     train_gold,
     train_models,
+    unlearn,
 )
 from unlearn_bench.results import versions, write_results
 from unlearn_bench.trackers import log_to_trackers
@@ -121,12 +121,12 @@ def run_sequence(cfg: DictConfig, task) -> dict:
             train_idx = np.setdiff1d(np.arange(len(data.train)), together[k - 2].forget_idx)
             importance = {"data": material["data"], "dataset": material["dataset"], "order": "class_sorted",
                           "model": _weights_digest(model), "train": hashlib.sha256(train_idx.tobytes()).hexdigest()[:16]}
-        ctx = build_context(exp, request, model, original_info, material, recipe, gold, gold_info, device,
-                            train_idx=train_idx, importance_material=importance)
         method = build_method(cfg, task.name)
+        ctx = build_context(exp, request, model, original_info, material, recipe, device,
+                            train_idx=train_idx, importance_material=importance).for_method(method)
         torch.manual_seed(cfg.seed)
         start = time.perf_counter()
-        model = method.unlearn(copy.deepcopy(model), ctx)
+        model = unlearn(method, model, ctx, gold, gold_info)
         measured_s = time.perf_counter() - start
         steps.append(_score_step(k, so_far, request, exp, {"unlearned": model, "original": original, "gold": gold},
                                  cfg, device, method, measured_s, gold_info))

@@ -10,7 +10,8 @@ from omegaconf import DictConfig
 
 from unlearn_bench.results import flatten
 
-LOGGED = ("metrics", "gap_to_gold", "timing", "lenses", "lens_columns", "distance_to_gold", "js_to_gold")
+LOGGED = ("metrics", "gap_to_gold", "timing", "lenses", "lens_columns", "distance_to_gold", "tuning_objective",
+          "js_to_gold")
 
 
 def log_to_trackers(cfg: DictConfig, record: dict, results_path: Path) -> None:

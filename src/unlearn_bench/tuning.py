@@ -86,7 +86,7 @@ def write_tuned_config(best: BestTrial, config_dir: str | Path, method: str | No
     method = method or best.study.partition("-")[0]
     name = tuned_name(best.study)
     header = (f"# Best parameters of Optuna study {best.study} ({best.storage}):\n"
-              f"# distance_to_gold {best.value:.4f} at trial {best.number}, {best.n_complete} complete trials.\n")
+              f"# tuning_objective (validation distance_to_gold) {best.value:.4f} at trial {best.number}, {best.n_complete} complete trials.\n")
     if all(k.startswith("method.") for k in best.params):
         path = Path(config_dir) / "method" / f"{name}.yaml"
         body = {"defaults": [method, "_self_"], **_nested(best.params, "method.")}

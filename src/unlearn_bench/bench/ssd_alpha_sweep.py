@@ -4,7 +4,8 @@
 
 For each class and α it prints retain/forget test accuracy after SSD beside the original's and
 whether the class passes the check "forget accuracy falls ≥ 50 points, retain accuracy stays within
-5 points"; then how many classes pass per α. This is how digits' own α was chosen.
+5 points"; then how many classes pass per α. This is how digits' own α was chosen. With
+protocol=official, []_D is computed per class in the official code's per-request loader order.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from unlearn_bench.data.forget import ClassTask
 from unlearn_bench.importance import compute_importance
 from unlearn_bench.methods.ssd import dampen
 from unlearn_bench.metrics.evaluate import accuracy, predict
-from unlearn_bench.pipeline import Experiment, class_sorted_order, load_data, train_models
+from unlearn_bench.pipeline import Experiment, load_data, train_models
+from unlearn_bench.protocol import loader_orders
 from unlearn_bench.training.store import ModelStore
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
@@ -43,15 +45,15 @@ def sweep(cfg, alphas: list[float], lambda_: float = 1.0) -> list[dict]:
         store = ModelStore(Path(cfg.paths.cache_dir) / "models")
         _, (original, _), _ = train_models(exp, store, exp.material(), gold=False)
         batch_size = cfg.method.batch_size
-        if importance_train is None:
+        split = exp.split
+        orders = loader_orders(cfg.protocol.name, split, data.train.targets, data.train.fine_targets, cfg.seed)
+        if importance_train is None or orders["name"] == "request":  # protocol=official: per request
             importance_train = compute_importance(
                 cfg.method.estimator, original,
-                torch.utils.data.DataLoader(exp.dataset("train", class_sorted_order(data.train.targets)),
-                                            batch_size=batch_size), device)
-        split = exp.split
+                torch.utils.data.DataLoader(exp.dataset("train", orders["train"]), batch_size=batch_size), device)
         importance_forget = compute_importance(
             cfg.method.estimator, original,
-            torch.utils.data.DataLoader(exp.dataset("train", split.forget_idx), batch_size=batch_size), device)
+            torch.utils.data.DataLoader(exp.dataset("train", orders["forget"]), batch_size=batch_size), device)
 
         dr0, df0 = test_accuracies(original, exp, device)
         for alpha in alphas:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -12,18 +12,27 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from unlearn_bench.data.forget import ForgetSplit
+from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance import ImportanceStore
+from unlearn_bench.methods.context import ENTRY_OF, GOLD_MESSAGE, Withheld, withheld_fields
 from unlearn_bench.precision import method_autocast
 
 
-@dataclass
+@dataclass(repr=False)
 class UnlearnContext:
-    """What a method may use. Datasets yield (normalised image, label) without augmentation."""
+    """What a method may use. Datasets yield (normalised image, label) without augmentation.
+
+    The pipeline builds one with every piece of data, then hands each method `for_method(method)`: a
+    copy holding only the data its `data_used` declares (methods/context.py maps entries to
+    attributes; reading another raises UndeclaredDataError) that records what the method read.
+    The gold model is in no context. `task`, `forget_classes` and `forget_labels` describe the forget
+    request (not its samples): the labels the forget samples carry for class and sub-class forgetting
+    (the superclass of a forgotten sub-class), none for random forgetting."""
 
     original: nn.Module
     forget_set: Dataset
     retain_set: Dataset
-    train_set: Dataset  # the full training set D, sorted by class (the official []_D loader order)
+    train_set: Dataset  # the full training set D in the protocol's []_D loader order
     split: ForgetSplit
     num_classes: int
     device: torch.device
@@ -34,12 +43,40 @@ class UnlearnContext:
     retain_train_set: Dataset | None = None  # with training augmentation
     val_set: Dataset | None = None  # validation split without the forget samples
     recipe: object = None  # the training Recipe of the original model
-    gold: nn.Module | None = None
-    gold_info: dict = field(default_factory=dict)
     retain_targets: np.ndarray | None = None
     batch_size: int = 64
     num_workers: int = 0
     trainer_cfg: object = None
+    task: str = ""
+    forget_classes: tuple[int, ...] = ()
+    forget_labels: tuple[int, ...] = ()
+    method_name: str | None = None  # set by for_method: whose context this is
+    reads: set[str] = field(default_factory=set)  # the data attributes the method read
+
+    def for_method(self, method: UnlearningMethod) -> UnlearnContext:
+        """A copy holding only the data `method.data_used` declares, with an empty read record."""
+        return replace(self, **withheld_fields(method.name, tuple(method.data_used)),
+                       method_name=method.name, reads=set())
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if name in ENTRY_OF:
+            if isinstance(value, Withheld):
+                raise value.error()
+            object.__getattribute__(self, "reads").add(name)
+        return value
+
+    def __getattr__(self, name: str):
+        if name in ("gold", "gold_info", "gold_model"):
+            raise UnlearnBenchError(GOLD_MESSAGE.format(name=name))
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"UnlearnContext(method={self.method_name}, task={self.task}, read={sorted(self.reads)})"
+
+    def data_read(self) -> list[str]:
+        """The data_used entries whose attributes the method read, e.g. ["forget", "train_importance"]."""
+        return sorted({ENTRY_OF[attr] for attr in self.reads})
 
     def autocast(self):
         """Run a method's forward passes in `trainer.precision` (fp32 unless asked)."""

@@ -81,7 +81,7 @@ class FisherForgetting(UnlearningMethod):
         fisher_s = time.perf_counter() - start
         model = model.to(ctx.device)
         output_ids = {id(p) for p in model.get_classifier().parameters()}
-        forget_classes = list(ctx.split.forget_classes)
+        forget_classes = list(ctx.forget_classes)
         generator = torch.Generator().manual_seed(ctx.seed)
         stds: dict[str, float] = {}
         with torch.no_grad():

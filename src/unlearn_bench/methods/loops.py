@@ -99,8 +99,9 @@ def cross_entropy_loss(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch
 
 
 def _step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-          after_step: Callable[[], None] | None) -> None:
-    optimizer.zero_grad(set_to_none=True)
+          after_step: Callable[[], None] | None, zero_grad: bool = True) -> None:
+    if zero_grad:
+        optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     if after_step is not None:
@@ -118,11 +119,15 @@ def train_epochs(
     progress: bool = True,
     autocast: Autocast = contextlib.nullcontext,
     after_step: Callable[[], None] | None = None,
+    carry_grads: bool = False,
 ) -> list[float]:
     """Train `model` in place (train mode) and return the sample-weighted mean loss of each epoch.
-    `autocast` wraps each loss computation (the forward passes); `after_step` runs after every update."""
+    `autocast` wraps each loss computation (the forward passes); `after_step` runs after every update.
+    carry_grads: the first step adds its gradients to those already on the model instead of
+    zeroing them first (the official UNSIR leaves its noise loss's gradients there)."""
     model.to(device).train()
     history = []
+    keep = carry_grads
     for epoch in range(epochs):
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not progress)
@@ -130,7 +135,8 @@ def train_epochs(
             batch = [t.to(device) for t in batch]
             with autocast():
                 loss = loss_fn(model, batch)
-            _step(model, loss, optimizer, after_step)
+            _step(model, loss, optimizer, after_step, zero_grad=not keep)
+            keep = False
             total += float(loss.detach()) * len(batch[0])
             count += len(batch[0])
         history.append(total / max(count, 1))

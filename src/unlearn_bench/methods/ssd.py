@@ -67,13 +67,19 @@ class SSD(UnlearningMethod):
         return compute_importance(self.estimator, model, ctx.loader(dataset, batch_size=self.batch_size),
                                   ctx.device, desc=desc, trainer_cfg=ctx.trainer_cfg)
 
+    def train_importance(self, model: nn.Module, ctx: UnlearnContext) -> tuple[Importances, dict]:
+        """[]_D from the store (computed and stored when absent). protocol=official orders []_D per
+        request: then it is computed every time and never stored, as it serves no other request."""
+        compute = lambda: self.importance(model, ctx, ctx.train_set, "importance []_D")  # noqa: E731
+        if ctx.importance_material.get("order") != "request":
+            return ctx.importance_store.get_or_compute(self.importance_material(ctx), compute,
+                                                       use_cache=self.importance_cache, like=model)
+        start = time.perf_counter()
+        importances = compute()
+        return importances, {"key": None, "cache_hit": False, "seconds": time.perf_counter() - start}
+
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
-        imp_train, info = ctx.importance_store.get_or_compute(
-            self.importance_material(ctx),
-            lambda: self.importance(model, ctx, ctx.train_set, "importance []_D"),
-            use_cache=self.importance_cache,
-            like=model,
-        )
+        imp_train, info = self.train_importance(model, ctx)
         t0 = time.perf_counter()
         imp_forget = self.importance(model, ctx, ctx.forget_set, "importance []_Df")
         forget_s = time.perf_counter() - t0
@@ -87,6 +93,8 @@ class SSD(UnlearningMethod):
             "importance_forget_s": forget_s,
             "importance_s": info["seconds"] + forget_s,
             "importance_cache_hit": info["cache_hit"],
+            "importance_train_order": ctx.importance_material.get("order"),
+            "importance_stored": info["key"] is not None,
             "importance_key": info["key"],
             "params_changed": changed,
             "params_total": total,

@@ -11,6 +11,9 @@ from torch.utils.data import DataLoader, Dataset
 from unlearn_bench.metrics.mia import entropy, mia_score
 
 SPLITS = ("retain_train", "forget_train", "retain_test", "forget_test")
+# held-out validation samples (never trained on; the models' epoch selection only): a search tunes on
+# these, never on the test split the tables report
+VAL_SPLITS = ("val_retain", "val_forget")
 
 
 @torch.no_grad()
@@ -34,7 +37,8 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).double().mean() * 100.0)
 
 
-def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                         mia_C: float = 1.0) -> dict[str, float]:
     """All the paper's numbers from the logits of the four splits."""
     out = {f"{split}_acc": accuracy(*outputs[split]) for split in SPLITS}
     test_logits = [outputs[s][0] for s in ("retain_test", "forget_test") if len(outputs[s][1])]
@@ -44,14 +48,32 @@ def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) 
         entropy(outputs["retain_train"][0]).numpy(),
         entropy(torch.cat(test_logits)).numpy(),
         entropy(outputs["forget_train"][0]).numpy() if len(outputs["forget_train"][1]) else [],
+        C=mia_C,
     )
+    if all(split in outputs for split in VAL_SPLITS):
+        out.update(validation_metrics(outputs, mia_C))
     return out
 
 
+def validation_metrics(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]], mia_C: float = 1.0) -> dict[str, float]:
+    """Accuracies on the validation split and the MIA with validation samples as its non-members."""
+    val_logits = torch.cat([outputs[s][0] for s in VAL_SPLITS if len(outputs[s][1])])
+    return {
+        "val_retain_acc": accuracy(*outputs["val_retain"]),
+        "val_forget_acc": accuracy(*outputs["val_forget"]),
+        "val_mia": mia_score(
+            entropy(outputs["retain_train"][0]).numpy(), entropy(val_logits).numpy(),
+            entropy(outputs["forget_train"][0]).numpy() if len(outputs["forget_train"][1]) else [],
+            C=mia_C,
+        ),
+    }
+
+
 def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
-             batch_size: int = 256, num_workers: int = 0) -> dict[str, float]:
-    outputs = {split: predict(model, sets[split], device, batch_size, num_workers) for split in SPLITS}
-    return metrics_from_outputs(outputs)
+             batch_size: int = 256, num_workers: int = 0, mia_C: float = 1.0) -> dict[str, float]:
+    outputs = {split: predict(model, sets[split], device, batch_size, num_workers)
+               for split in (*SPLITS, *VAL_SPLITS) if split in sets}
+    return metrics_from_outputs(outputs, mia_C)
 
 
 def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
@@ -60,3 +82,11 @@ def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
     if task == "random":
         return {"Dr": metrics["test_acc"], "Df": metrics["forget_train_acc"], "MIA": metrics["mia"]}
     return {"Dr": metrics["retain_test_acc"], "Df": metrics["forget_test_acc"], "MIA": metrics["mia"]}
+
+
+def tuning_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
+    """The columns a hyperparameter search compares with the gold model: paper_columns' on the
+    validation split instead of the test split. Df of random forgetting is the forget set's own
+    accuracy either way (the request's samples have no held-out counterpart)."""
+    df = metrics["forget_train_acc"] if task == "random" else metrics["val_forget_acc"]
+    return {"Dr": metrics["val_retain_acc"], "Df": df, "MIA": metrics["val_mia"]}

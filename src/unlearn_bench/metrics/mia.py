@@ -12,13 +12,16 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
     return torch.special.entr(torch.softmax(logits.double(), dim=1)).sum(1)
 
 
-def mia_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray) -> float:
+def mia_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, C: float = 1.0) -> float:
     """% of `target` samples a balanced logistic regression, fit on member (1) vs non-member (0)
     entropies, calls members. The paper's members are Dr-train, non-members the test split, and
-    the target the forget training samples."""
+    the target the forget training samples (never among the samples the attack is fit on).
+    C: inverse L2 strength. The official code fits a multinomial (softmax) regression with C = 1; for
+    two classes that is the binary fit with C = 2 (protocol=official): the softmax's two weight
+    vectors ±w/2 carry half the penalty of the binary weight w (‖w/2‖² + ‖w/2‖² = ‖w‖²/2)."""
     if len(target) == 0:
         return float("nan")
     features = np.concatenate([member, nonmember]).reshape(-1, 1)
     labels = np.concatenate([np.ones(len(member)), np.zeros(len(nonmember))])
-    attacker = LogisticRegression(class_weight="balanced").fit(features, labels)
+    attacker = LogisticRegression(class_weight="balanced", C=C).fit(features, labels)
     return float(attacker.predict(np.asarray(target).reshape(-1, 1)).mean() * 100.0)

@@ -38,6 +38,7 @@ class Observation:
     data_used: tuple[str, ...] = ()  # what the method read: forget, retain, train_importance
     forget_given: str = ""  # task.forget as given on the command line (e.g. a person's id)
     cached_t: bool = False  # t holds a time read from a cache (measured in another run)
+    uses_retain: bool = False  # the method read the retain set (results' data_read, else data_used)
 
     @property
     def column(self) -> str:
@@ -223,11 +224,20 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         paper_model=paper_model_of(record),
         forget=paper_forget_name(record["task"], str(record["forget"]), n_forget),
         method=record["method"], seed=int(record["seed"]), values=values, gap=gap,
-        scale=str((record.get("config", {}).get("scale") or {}).get("name", "paper")),
+        scale=_scale_and_protocol(record),
+        uses_retain="retain" in record.get("data_read", record.get("data_used", [])),
         importance_d_s=importance_d, cached_t=cached_t,
         forget_given=str(((record.get("config") or {}).get("task") or {}).get("forget", record["forget"])),
         data_used=tuple(record.get("data_used") or ()),
     )
+
+
+def _scale_and_protocol(record: dict) -> str:
+    """The scale a table keeps apart; protocol=official runs form tables of their own too."""
+    config = record.get("config", {})
+    scale = str((config.get("scale") or {}).get("name", "paper"))
+    protocol = (config.get("protocol") or {}).get("name", "ours")
+    return scale if protocol == "ours" else f"{scale} protocol={protocol}"
 
 
 def _num(value) -> float:

@@ -15,7 +15,7 @@ LEGEND = ("Cells: ours, mean [95 % bootstrap interval over the n seeds; none for
           "on t; n < 2 never separates. Dr, Df, MIA, ZRF, LiRA (U-LiRA AUC) in %, ZRF in [0, 1], JSf / "
           "JSr: Jensen–Shannon divergence to the gold model on forget / retain data (nats × 1000), RL: "
           "relearn steps; t in seconds, † read from a cache (measured in an earlier run, possibly under "
-          "another load).")
+          "another load). ‡ after a method's name: it reads the retain set Dr (the paper's SSD does not).")
 CSV_FIELDS = ("table", "model", "paper_model", "dataset", "task", "forget", "metric", "method",
               "mean", "std", "low", "high", "n", "cached", "paper_mean", "paper_std", "closest", "verdict",
               "paper_closest")
@@ -55,7 +55,7 @@ def _labels(table: Table, row: Row) -> list[str]:
 
 def _header(table: Table) -> list[str]:
     return ["model", *(["setting"] if table.setting_column else []), "forget", "metric", "n",
-            *table.methods, "closest: ours / paper"]
+            *(f"{m} ‡" if m in table.retain_users else m for m in table.methods), "closest: ours / paper"]
 
 
 def _closest(row: Row) -> str:
@@ -89,7 +89,7 @@ def _data_used(table: Table) -> list[str]:
 
 def _tex_escape(text: str) -> str:
     for plain, tex in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                       ("±", r"$\pm$"), ("†", r"$^\dagger$"), ("—", "--"), ("–", "--"), ("·", r"$\cdot$")):
+                       ("±", r"$\pm$"), ("†", r"$^\dagger$"), ("‡", r"$^\ddagger$"), ("—", "--"), ("–", "--"), ("·", r"$\cdot$")):
         text = text.replace(plain, tex)
     return text
 

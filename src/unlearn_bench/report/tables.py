@@ -69,6 +69,7 @@ class Table:
     setting_column: bool = False  # Table 1: rows span several datasets and tasks
     data_used: dict[str, tuple[str, ...]] = field(default_factory=dict)  # method -> the data it read
     claims: str = ""  # which of the paper's claims hold on these numbers (computed)
+    retain_users: set[str] = field(default_factory=set)  # method columns that read the retain set
 
 
 def build_tables(observations: list[Observation], standin: bool = False) -> list[Table]:
@@ -119,7 +120,8 @@ def _method_table(dataset: str, task: str, obs: list[Observation], scale: str = 
             rows.append(_row(table_id, model, paper_model, dataset, task, forget, metric, row_obs,
                              paper_setting))
     data_used = {o.column: o.data_used for o in obs if o.data_used}
-    return Table(*_scaled(table_id, _with_n(title, obs), scale), method_columns(obs), rows, data_used=data_used)
+    return Table(*_scaled(table_id, _with_n(title, obs), scale), method_columns(obs), rows, data_used=data_used,
+                 retain_users=_retain_users(obs))
 
 
 def _measured(metrics, obs: list[Observation]) -> list[str]:
@@ -144,7 +146,8 @@ def _table1(obs: list[Observation], scale: str = "paper") -> Table:
         for metric in (*METRICS, "t"):
             rows.append(_row("1", model, paper_model, dataset, task, forget, metric, row_obs))
     title = title_of("1", sorted(settings))
-    return Table(*_scaled("1", _with_n(title, obs), scale), method_columns(obs), rows, setting_column=True)
+    return Table(*_scaled("1", _with_n(title, obs), scale), method_columns(obs), rows, setting_column=True,
+                 retain_users=_retain_users(obs))
 
 
 def time_tables(observations: list[Observation]) -> list[Table]:
@@ -159,7 +162,8 @@ def time_tables(observations: list[Observation]) -> list[Table]:
         rows = [_row("fig2", model, paper_model, dataset, task, forget, "t", row_obs)
                 for (model, paper_model, dataset, task, forget), row_obs in sorted(by_row.items())]
         title = _with_n("Figure 2 (as numbers): time per method", obs)
-        table = Table(*_scaled("fig2", title, scale), method_columns(obs), rows, setting_column=True)
+        table = Table(*_scaled("fig2", title, scale), method_columns(obs), rows, setting_column=True,
+                      retain_users=_retain_users(obs))
         table.claims = claims_line(table)
         tables.append(table)
     return tables
@@ -169,6 +173,10 @@ def without_importance_pass(o: Observation) -> Observation:
     """SSD's time without its []_D pass, as its own column beside SSD's full time."""
     return replace(o, label=f"{o.column} w/o []_D", values={"t": o.values["t"] - o.importance_d_s},
                    importance_d_s=None, cached_t=False)
+
+
+def _retain_users(obs: list[Observation]) -> set[str]:
+    return {o.column for o in obs if o.uses_retain}
 
 
 def method_columns(obs: list[Observation]) -> list[str]:
