@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
@@ -49,6 +49,9 @@ def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
 
 def load_data(cfg: DictConfig) -> PreparedData:
     bundle = build(cfg.dataset.loader)
+    if cfg.dataset.num_classes is None:  # dataset=image_folder: as many classes as class folders
+        with open_dict(cfg):
+            cfg.dataset.num_classes = bundle.num_classes
     validate_data(cfg, bundle)
     return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
 

@@ -67,14 +67,16 @@ class DatasetBundle:
         return self.fine_classes is not None and self.fine_to_coarse is not None
 
     def fingerprint(self) -> str:
-        """Content hash of labels and a sample of images: identifies the data for the caches."""
+        """Content hash of labels and images (pixels, or file bytes): identifies the data for the caches."""
         h = hashlib.sha256(self.name.encode())
         for split in (self.train, self.test):
             h.update(split.targets.numpy().tobytes())
             if isinstance(split.images, torch.Tensor):
                 h.update(split.images.contiguous().numpy().tobytes())
-            else:
-                h.update("\n".join(split.images).encode())
+            else:  # file-backed: the files' bytes, not their names
+                for path in split.images:
+                    with open(path, "rb") as f:
+                        h.update(hashlib.sha256(f.read()).digest())
         return h.hexdigest()[:16]
 
 
