@@ -12,7 +12,12 @@ from pathlib import Path
 import torch
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
-from unlearn_bench.data.folder import class_folders, decode_splits, image_files, stratified_file_split
+from unlearn_bench.data.folder import (
+    class_folders,
+    decode_splits,
+    image_files,
+    stratified_file_split,
+)
 from unlearn_bench.errors import UnlearnBenchError
 
 PINS_FOLDER = "105_classes_pins_dataset"

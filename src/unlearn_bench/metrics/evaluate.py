@@ -6,22 +6,26 @@ import math
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from unlearn_bench.data.batches import make_loader
 from unlearn_bench.metrics.mia import entropy, mia_score
+from unlearn_bench.precision import method_autocast, trainer_setting
 
 SPLITS = ("retain_train", "forget_train", "retain_test", "forget_test")
 
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
-            num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and labels of a whole dataset, model in eval mode."""
+            num_workers: int = 0, trainer_cfg=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of a whole dataset, model in eval mode (forward in `trainer.precision`)."""
     model = model.to(device).eval()
     logits, labels = [], []
-    for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
-        logits.append(model(x.to(device)).float().cpu())
-        labels.append(y)
+    channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
+    for x, y in make_loader(dataset, device, batch_size, num_workers=num_workers, channels_last=channels_last):
+        with method_autocast(trainer_cfg, device):
+            logits.append(model(x.to(device)).float().cpu())
+        labels.append(y.cpu())
     if not logits:
         return torch.empty(0, 0), torch.empty(0, dtype=torch.long)
     return torch.cat(logits), torch.cat(labels)
@@ -49,8 +53,8 @@ def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) 
 
 
 def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
-             batch_size: int = 256, num_workers: int = 0) -> dict[str, float]:
-    outputs = {split: predict(model, sets[split], device, batch_size, num_workers) for split in SPLITS}
+             batch_size: int = 256, num_workers: int = 0, trainer_cfg=None) -> dict[str, float]:
+    outputs = {split: predict(model, sets[split], device, batch_size, num_workers, trainer_cfg) for split in SPLITS}
     return metrics_from_outputs(outputs)
 
 
