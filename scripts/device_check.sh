@@ -105,7 +105,7 @@ fi
 if [ "$DRY" = 1 ]; then
   IMP_ARGS=(--device cpu --repeats 1 --train-samples 192 --width 4 --retrain-epochs 1 --out "$OUT/bench")
   DATA_ARGS=(--device cpu --images 240 --old-images 32 --train-images 64 --repeats 1)
-  RUN_ARGS=(scale=smoke dataset.train_subset=null dataset.test_subset=null model.net.width=4 trainer.accelerator=cpu)
+  RUN_ARGS=(scale=smoke dataset.train_subset=null dataset.test_subset=null +model.net.width=4 trainer.accelerator=cpu)
   METHODS="${DRY_METHODS:-baseline,ssd,finetune}"
 else
   IMP_ARGS=(--device cuda --out "$OUT/bench")
@@ -126,8 +126,15 @@ cd "$OUT"
 IFS=',' read -r -a METHOD_LIST <<< "$METHODS"
 for method in "${METHOD_LIST[@]}"; do
   step "method=$method"
-  "$PY" -m unlearn_bench dataset=cifar10 dataset.root="$DATA" model=resnet18 task=class method="$method" \
-    "${RUN_ARGS[@]}" trainer.enable_progress_bar=false paths.root_dir="$OUT" hydra.run.dir="$OUT/runs/$method" \
-    2>&1 | grep -v "^\[" | sed -n '/accuracies and MIA/,/gap to gold/p'
+  log="$OUT/runs/$method.log"
+  mkdir -p "$OUT/runs"
+  if ! "$PY" -m unlearn_bench dataset=cifar10 dataset.root="$DATA" model=resnet18 task=class method="$method" \
+      "${RUN_ARGS[@]}" trainer.enable_progress_bar=false paths.root_dir="$OUT" hydra.run.dir="$OUT/runs/$method" \
+      > "$log" 2>&1; then
+    tail -20 "$log" >&2
+    echo "device_check.sh: method=$method failed (log: $log)." >&2
+    exit 1
+  fi
+  sed -n '/accuracies and MIA/,/gap to gold/p' "$log"
 done
 step "done: results under $OUT/runs, benchmarks under $OUT/bench"
