@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint bench fashion-mnist clean
+.PHONY: help install run test test-fast lint bench fashion-mnist device-wheels device-check-dry clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ lint: install ## Ruff over sources and tests
 
 fashion-mnist: ## Install Debian's Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
 	apt-get update && apt-get install -y dataset-fashion-mnist
+
+device-wheels: ## Wheels for scripts/device_check.sh (offline GPU check) into scripts/device_wheels/
+	PY=$(PY) scripts/fetch_device_wheels.sh
+
+device-check-dry: install ## The GPU check's steps, tiny, on the CPU
+	PY=$(PY) scripts/device_check.sh --dry-run
 
 clean: ## Remove caches and run outputs (keeps .venv)
 	rm -rf .cache outputs .pytest_cache

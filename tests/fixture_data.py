@@ -166,3 +166,19 @@ def _write_idx(path: Path, magic: int, array: np.ndarray, gz: bool) -> None:
             f.write(payload)
     else:
         path.write_bytes(payload)
+
+
+def write_image_tree(root: str | Path, classes: list[str], per_class: int = 4, test_per_class: int | None = 2,
+                     size: int = 12, seed: int = 0) -> Path:
+    """root/{train,test}/<class>/<i>.{jpg,png} (alternating formats); test_per_class=None writes the
+    one-folder layout root/<class>/<i>.* instead. Returns root."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    layout = [("", per_class)] if test_per_class is None else [("train", per_class), ("test", test_per_class)]
+    for split, count in layout:
+        for label, name in enumerate(classes):
+            folder = root / split / name if split else root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(_images(np.full(count, label), len(classes), (size, size, 3), rng)):
+                Image.fromarray(image).save(folder / f"{i:04d}.{'png' if i % 2 else 'jpg'}")
+    return root

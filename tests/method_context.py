@@ -16,7 +16,7 @@ from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.data.prepare import prepare
-from unlearn_bench.data.transforms import build_transform
+from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.models.cnn import SmallCNN
@@ -44,11 +44,11 @@ def accuracy(model: nn.Module, dataset: ImageDataset) -> float:
 def build_context(root: Path, task: str = "class", seed: int = 0) -> UnlearnContext:
     data = prepare(load_digits(), train_subset=600, test_subset=200, val_fraction=0.1, seed=0)
     split = (ClassTask(forget="3") if task == "class" else RandomTask(n_forget=30, seed=0)).split(data)
-    tf = build_transform([0.305], [0.376])
+    spec = TransformSpec((0.305,), (0.376,))
 
     def dataset(which: str, idx=None) -> ImageDataset:
         part = getattr(data, which)
-        return ImageDataset(part if idx is None else part.subset(idx), tf)
+        return ImageDataset(part if idx is None else part.subset(idx), spec=spec)
 
     torch.manual_seed(seed)
     original = fit(build_model(), dataset("train"), seed=seed)

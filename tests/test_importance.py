@@ -185,7 +185,8 @@ def test_ssd_passes_the_trainer_settings_to_both_importance_passes(tmp_path, mon
                          importance_store=ImportanceStore(tmp_path), importance_material={"original": "x"},
                          trainer_cfg=DDP2)
     SSD(alpha=10.0, batch_size=4).unlearn(tiny_cnn(), ctx)
-    assert seen == [("importance []_D", DDP2), ("importance []_Df", DDP2)]
+    passed = {**DDP2, "precision": "32-true"}  # the importance pass stays 32-bit unless importance_precision
+    assert seen == [("importance []_D", passed), ("importance []_Df", passed)]
 
 
 # --------------------------------------------------------------------------- store

@@ -39,7 +39,17 @@ def test_presets_compose_to_a_grid(experiment, scale):
     params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
     assert cfg.hydra.mode.name == "MULTIRUN" and {"model", "method", "seed"} <= set(params)
     models = set(params["model"].split(","))
-    assert models <= ({"resnet18", "vit"} if scale == "paper" else {"cnn", "vit_tiny"})
+    assert models <= ({"resnet18", "vit"} if scale == "paper" else {"cnn", "resnet_small", "vit_tiny"})
+
+
+@pytest.mark.parametrize("dataset, stand_in, epochs", [("cifar10", "resnet_small", 8), ("digits", "cnn", 15),
+                                                       ("fashion_mnist", "cnn", 15)])
+def test_cpu_scale_stands_in_a_small_resnet_on_cifar10_only(dataset, stand_in, epochs):
+    cfg = _compose("experiment=table6", "scale=cpu", f"dataset={dataset}")
+    assert OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)["model"] == f"{stand_in},vit_tiny"
+    run = _compose("scale=cpu", f"dataset={dataset}", f"model={stand_in}")
+    assert run.training.epochs == epochs
+    assert run.training.schedule == ("onecycle" if stand_in == "resnet_small" else "multistep")
 
 
 @pytest.mark.parametrize("experiment", ["table2", "table3", "table6", "fig2"])

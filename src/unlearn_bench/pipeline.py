@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
-from unlearn_bench.data.transforms import build_transform
+from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
@@ -55,6 +55,9 @@ def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
 
 def load_data(cfg: DictConfig) -> PreparedData:
     bundle = build(cfg.dataset.loader)
+    if cfg.dataset.num_classes is None:  # dataset=image_folder: as many classes as class folders
+        with open_dict(cfg):
+            cfg.dataset.num_classes = bundle.num_classes
     validate_data(cfg, bundle)
     return prepare(bundle, cfg.dataset.train_subset, cfg.dataset.test_subset, cfg.dataset.val_fraction, cfg.seed)
 
@@ -79,16 +82,15 @@ class Experiment:
 
     def __init__(self, cfg: DictConfig, data: PreparedData, split: ForgetSplit):
         self.cfg, self.data, self.split = cfg, data, split
-        mean, std, size = cfg.dataset.mean, cfg.dataset.std, cfg.model.input_size
-        self.eval_tf = build_transform(mean, std, size)
-        self.train_tf = build_transform(mean, std, size, build(cfg.dataset.augmentations))
+        self.spec = TransformSpec(tuple(cfg.dataset.mean), tuple(cfg.dataset.std), cfg.model.input_size,
+                                  tuple(build(cfg.dataset.augmentations)))
         self.load_size = cfg.dataset.get("load_size")
 
     def dataset(self, which: str, idx=None, train_transform: bool = False) -> ImageDataset:
         split = getattr(self.data, which)
         if idx is not None:
             split = split.subset(idx)
-        return ImageDataset(split, self.train_tf if train_transform else self.eval_tf, self.load_size)
+        return ImageDataset(split, load_size=self.load_size, spec=self.spec, augment=train_transform)
 
     def build_model(self) -> torch.nn.Module:
         return build(self.cfg.model.net)
@@ -234,7 +236,7 @@ def run(cfg: DictConfig) -> dict:
     measured_s = time.perf_counter() - start
 
     def score(model):
-        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers,
+        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers, cfg.trainer,
                         mia_C=cfg.protocol.mia_C)
 
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}

@@ -80,7 +80,8 @@ def validate_config(cfg: DictConfig) -> None:
     _integer("seed", cfg.seed, 0, "0")
     _integer("eval_batch_size", cfg.eval_batch_size, 1, "256")
     dataset = cfg.dataset
-    _integer("dataset.num_classes", dataset.num_classes, 2, "10")
+    if dataset.num_classes is not None:  # null: counted from the data (dataset=image_folder)
+        _integer("dataset.num_classes", dataset.num_classes, 2, "10")
     _subset("dataset.train_subset", dataset.get("train_subset"))
     _subset("dataset.test_subset", dataset.get("test_subset"))
     val = dataset.get("val_fraction")

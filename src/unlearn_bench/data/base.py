@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+
+from unlearn_bench.data.batches import TensorSource
+from unlearn_bench.data.transforms import TransformSpec
 
 
 @dataclass
@@ -67,32 +70,50 @@ class DatasetBundle:
         return self.fine_classes is not None and self.fine_to_coarse is not None
 
     def fingerprint(self) -> str:
-        """Content hash of labels and a sample of images: identifies the data for the caches."""
+        """Content hash of labels and images (pixels, or file bytes): identifies the data for the caches."""
         h = hashlib.sha256(self.name.encode())
         for split in (self.train, self.test):
             h.update(split.targets.numpy().tobytes())
             if isinstance(split.images, torch.Tensor):
                 h.update(split.images.contiguous().numpy().tobytes())
-            else:
-                h.update("\n".join(split.images).encode())
+            else:  # file-backed: the files' bytes, not their names
+                for path in split.images:
+                    with open(path, "rb") as f:
+                        h.update(hashlib.sha256(f.read()).digest())
         return h.hexdigest()[:16]
 
 
 class ImageDataset(Dataset):
-    """A split with a transform: yields (float image, label)."""
+    """A split with a transform: yields (float image, label).
+
+    `spec` (with `augment`: whether its augmentations apply) describes the transform, so that a
+    tensor-backed split can be batched on the device (unlearn_bench.data.batches); `transform`
+    is its per-sample form (built from `spec` when not given)."""
 
     def __init__(
         self,
         split: ImageSplit,
-        transform: Callable[[torch.Tensor], torch.Tensor],
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         load_size: int | None = None,
+        spec: TransformSpec | None = None,
+        augment: bool = False,
     ):
+        if transform is None:
+            if spec is None:
+                raise ValueError("ImageDataset needs a transform or a spec.")
+            transform = spec.per_sample() if augment else replace(spec, augmentations=()).per_sample()
         self.split = split
         self.transform = transform
         self.load_size = load_size
+        self.spec, self.augment = spec, augment
 
     def __len__(self) -> int:
         return len(self.split)
 
     def __getitem__(self, i: int):
         return self.transform(self.split.image(i, self.load_size)), int(self.split.targets[i])
+
+    def tensor_source(self) -> TensorSource | None:
+        if self.spec is None or not isinstance(self.split.images, torch.Tensor):
+            return None
+        return TensorSource(self.split.images, [self.split.targets], self.spec, self.augment)

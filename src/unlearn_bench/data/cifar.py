@@ -1,4 +1,4 @@
-"""CIFAR-10, CIFAR-100 and CIFAR-20 read from torchvision's on-disk pickles.
+"""CIFAR-10, CIFAR-100 and CIFAR-20 read from torchvision's on-disk pickles (CIFAR-10 also from image folders).
 
 torchvision's classes refuse files whose MD5 differs from the published archive (tiny test files,
 re-encoded copies); here a mismatch is a warning and a missing or malformed file is named. torchvision
@@ -18,6 +18,7 @@ from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import check_integrity
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
+from unlearn_bench.data.folder import has_split_folders, load_image_folder
 from unlearn_bench.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,15 @@ CIFAR20_ALIASES = {
 _TITLES = {CIFAR10: "CIFAR-10", CIFAR100: "CIFAR-100"}
 
 
-def load_cifar10(root: str | Path, download: bool = False) -> DatasetBundle:
-    """The 50,000 / 10,000 CIFAR-10 images (uint8 N×3×32×32) with their 10 classes."""
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def load_cifar10(root: str | Path, download: bool = False, cache_dir: str | Path | None = None) -> DatasetBundle:
+    """The 50,000 / 10,000 CIFAR-10 images (uint8 N×3×32×32) with their 10 classes: from torchvision's
+    cifar-10-batches-py/, or from an image-folder tree `{train,test}/<class>/*.jpg` (root or root/cifar10)."""
+    tree = _cifar10_tree(Path(root))
+    if tree is not None:
+        return _load_cifar10_tree(tree, cache_dir)
     folder = _locate(CIFAR10, Path(root), download)
     classes = _names(folder / CIFAR10.meta["filename"], "label_names")
 
@@ -47,6 +55,23 @@ def load_cifar10(root: str | Path, download: bool = False) -> DatasetBundle:
 
     return DatasetBundle("cifar10", read(CIFAR10.train_list), read(CIFAR10.test_list), classes,
                          source=str(folder))
+
+
+def _cifar10_tree(root: Path) -> Path | None:
+    """The image-folder form, when root holds no torchvision pickles but a train/test tree."""
+    if (root / CIFAR10.base_folder).is_dir() or root.name == CIFAR10.base_folder:
+        return None
+    return next((c for c in (root, root / "cifar10") if has_split_folders(c)), None)
+
+
+def _load_cifar10_tree(tree: Path, cache_dir: str | Path | None) -> DatasetBundle:
+    bundle = load_image_folder(tree, name="cifar10", load_size=32, cache_dir=cache_dir)
+    if bundle.classes != CIFAR10_CLASSES:
+        raise UnlearnBenchError(
+            f"{tree} holds class folders {bundle.classes}, not CIFAR-10's {CIFAR10_CLASSES}: "
+            f"set dataset.root=PATH to a CIFAR-10 tree, or use dataset=image_folder for other data."
+        )
+    return bundle
 
 
 def load_cifar100(root: str | Path, download: bool = False) -> DatasetBundle:
@@ -121,7 +146,8 @@ def _locate(tv_class: type, root: Path, download: bool) -> Path:
     if missing:
         raise UnlearnBenchError(
             f"{title} file {folder / missing[0]} is missing: set dataset.download=true to fetch it, "
-            f"or dataset.root=PATH to a folder that holds {base}/."
+            f"or dataset.root=PATH to a folder that holds {base}/"
+            + (" (or, for CIFAR-10, train/<class>/ and test/<class>/ image folders)." if tv_class is CIFAR10 else ".")
         )
     changed = [name for name, md5 in files if not check_integrity(str(folder / name), md5)]
     if changed:

@@ -9,41 +9,47 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
+from unlearn_bench.data.folder import (
+    class_folders,
+    decode_splits,
+    image_files,
+    stratified_file_split,
+)
 from unlearn_bench.errors import UnlearnBenchError
 
 PINS_FOLDER = "105_classes_pins_dataset"
 PINS_URL = "https://www.kaggle.com/datasets/hereisburak/pins-face-recognition"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-def load_pins(root: str | Path, test_fraction: float = 0.2, split_seed: int = 0) -> DatasetBundle:
-    """Classes sorted by folder name as torchvision's ImageFolder does (so ids match the paper's)."""
-    if not 0 < test_fraction < 1:
-        raise UnlearnBenchError(f"dataset.loader.test_fraction must lie in (0, 1), got {test_fraction}.")
+def load_pins(root: str | Path, test_fraction: float = 0.2, split_seed: int = 0, load_size: int | None = None,
+              cache_dir: str | Path | None = None) -> DatasetBundle:
+    """Classes sorted by folder name as torchvision's ImageFolder does (so ids match the paper's).
+
+    With `load_size` the images are decoded once to uint8 load_size×load_size tensors (cached under
+    `cache_dir` by content); without it the splits hold file paths, read per sample.
+    """
     folder = find_pins_folder(Path(root))
-    class_dirs = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
-                        key=lambda d: d.name)
-    rng = np.random.default_rng(split_seed)
-    train: tuple[list[str], list[int]] = ([], [])
-    test: tuple[list[str], list[int]] = ([], [])
-    for label, class_dir in enumerate(class_dirs):
-        files = sorted(str(p) for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    class_dirs = class_folders(folder)
+    per_class = []
+    for class_dir in class_dirs:
+        files = image_files(class_dir)
         if not files:
             raise UnlearnBenchError(f"The Pins class folder {class_dir} holds no image.")
-        order = rng.permutation(len(files))
-        n_test = min(max(round(test_fraction * len(files)), 1), len(files) - 1)
-        for split, part in ((test, order[:n_test]), (train, order[n_test:])):
-            for i in sorted(part):
-                split[0].append(files[i])
-                split[1].append(label)
+        per_class.append(files)
+    train, test = stratified_file_split(per_class, test_fraction, split_seed)
+    if load_size is not None:
+        decoded = decode_splits({"train": train, "test": test}, load_size, 3, cache_dir)
+        train_split, test_split = decoded["train"], decoded["test"]
+    else:
+        train_split, test_split = (ImageSplit([str(p) for p in files], torch.tensor(labels, dtype=torch.long))
+                                   for files, labels in (train, test))
     return DatasetBundle(
         name="pins",
-        train=ImageSplit(train[0], torch.tensor(train[1], dtype=torch.long)),
-        test=ImageSplit(test[0], torch.tensor(test[1], dtype=torch.long)),
+        train=train_split,
+        test=test_split,
         classes=[d.name.removeprefix("pins_") for d in class_dirs],
         source=str(folder),
         extra={"test_fraction": test_fraction, "split_seed": split_seed},

@@ -9,7 +9,6 @@ terms: the results equal the single-process ones up to float summation order.
 
 from __future__ import annotations
 
-import multiprocessing
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -18,13 +17,12 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.distributed as dist
 from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from unlearn_bench.distributed import end_spawned_process_group
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance.estimators import Importances, get_estimator, trainable
 from unlearn_bench.importance.sums import ImportanceSums
@@ -98,15 +96,7 @@ class ImportancePass(L.LightningModule):
             save_file({n: t.cpu().contiguous() for n, t in self.result.items()}, self.result_path)
 
     def teardown(self, stage: str) -> None:
-        """A spawned rank ends its process group before it exits.
-
-        Lightning destroys only NCCL groups at exit; a rank whose gloo group is still alive at
-        interpreter shutdown can abort ("terminate called without an active exception").
-        """
-        spawned = (isinstance(self.trainer.strategy.launcher, _MultiProcessingLauncher)
-                   and multiprocessing.parent_process() is not None)
-        if spawned and dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+        end_spawned_process_group(self.trainer)
 
 
 class _DescribedProgressBar(TQDMProgressBar):

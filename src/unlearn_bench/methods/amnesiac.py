@@ -38,7 +38,7 @@ class Amnesiac(UnlearningMethod):
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         loader = ctx.loader(data, shuffle=True, batch_size=self.batch_size)
         losses = train_epochs(model, loader, optimizer, self.epochs, ctx.device, desc="amnesiac",
-                              progress=progress_enabled(ctx.trainer_cfg))
+                              progress=progress_enabled(ctx.trainer_cfg), autocast=ctx.autocast)
         self.report = {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
                        "forget_samples": len(ctx.forget_set), "retain_samples": len(ctx.retain_set),
                        "epoch_losses": losses}

@@ -60,7 +60,8 @@ class BadTeacher(UnlearningMethod):
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         loader = ctx.loader(data, shuffle=True, batch_size=self.batch_size)
         losses = train_epochs(model, loader, optimizer, self.epochs, ctx.device, distillation_loss,
-                              desc="bad teacher", progress=progress_enabled(ctx.trainer_cfg))
+                              desc="bad teacher", progress=progress_enabled(ctx.trainer_cfg),
+                              autocast=ctx.autocast)
         self.report = {"kl_reduction": self.kl_reduction, "epochs": self.epochs, "lr": self.lr, "temperature": self.temperature,
                        "batch_size": self.batch_size, "retain_fraction": self.retain_fraction,
                        "retain_samples": n_retain, "forget_samples": len(ctx.forget_set),

@@ -9,13 +9,14 @@ from typing import ClassVar
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from unlearn_bench.data.batches import make_loader
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.context import ENTRY_OF, GOLD_MESSAGE, Withheld, withheld_fields
-from unlearn_bench.precision import method_autocast
+from unlearn_bench.precision import method_autocast, trainer_setting
 
 
 @dataclass(repr=False)
@@ -82,10 +83,12 @@ class UnlearnContext:
         """Run a method's forward passes in `trainer.precision` (fp32 unless asked)."""
         return method_autocast(self.trainer_cfg, self.device)
 
-    def loader(self, dataset: Dataset, shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(dataset, batch_size=batch_size or self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, generator=generator if shuffle else None)
+    def loader(self, dataset: Dataset, shuffle: bool = False, batch_size: int | None = None):
+        """Batches of `dataset`: built on `device` when it is in memory (unlearn_bench.data.batches),
+        else a DataLoader; either way `for x, y in loader`, reproducible for the run's seed."""
+        return make_loader(dataset, self.device, batch_size or self.batch_size, shuffle=shuffle, seed=self.seed,
+                           num_workers=self.num_workers,
+                           channels_last=bool(trainer_setting(self.trainer_cfg, "channels_last", False)))
 
 
 class UnlearningMethod:

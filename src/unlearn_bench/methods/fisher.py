@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from unlearn_bench.importance import Importances, compute_importance
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.precision import importance_trainer_cfg
 
 
 def expected_fisher_loop(model: nn.Module, dataset: Dataset, device: torch.device,
@@ -77,7 +78,8 @@ class FisherForgetting(UnlearningMethod):
         model = model.to(ctx.device)
         start = time.perf_counter()
         fisher = compute_importance("expected", model, ctx.loader(ctx.retain_set, batch_size=self.batch_size),
-                                    ctx.device, desc="Fisher (retain)", trainer_cfg=ctx.trainer_cfg)
+                                    ctx.device, desc="Fisher (retain)",
+                                    trainer_cfg=importance_trainer_cfg(ctx.trainer_cfg))
         fisher_s = time.perf_counter() - start
         model = model.to(ctx.device)
         output_ids = {id(p) for p in model.get_classifier().parameters()}
@@ -97,6 +99,7 @@ class FisherForgetting(UnlearningMethod):
         self.report = {
             "alpha": self.alpha, "estimator": "expected", "batch_size": self.batch_size,
             "importance_s": fisher_s, "retain_samples": len(ctx.retain_set),
+            "importance_precision": str(importance_trainer_cfg(ctx.trainer_cfg)["precision"]),
             "forget_rows_reset": forget_classes,
             "output_layer": [n for n, p in model.named_parameters() if id(p) in output_ids],
             "noise_std_mean": sum(stds.values()) / max(len(stds), 1),

@@ -7,13 +7,16 @@ import contextlib
 import itertools
 import random
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
+
+from unlearn_bench.data.batches import TensorSource, tensor_source
 
 LossFn = Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]
 PairLossFn = Callable[[nn.Module, Sequence[torch.Tensor], Sequence[torch.Tensor]], torch.Tensor]
@@ -78,6 +81,12 @@ class Relabelled(Dataset):
     def __getitem__(self, i: int):
         return self.dataset[i][0], self.labels[i]
 
+    def tensor_source(self) -> TensorSource | None:
+        inner = tensor_source(self.dataset)
+        if inner is None:
+            return None
+        return replace(inner, columns=[torch.tensor(self.labels, dtype=torch.long), *inner.columns[1:]])
+
 
 class Tagged(Dataset):
     """`dataset` yielding (x, y, tag): Bad Teacher tags forget samples 1 and retain samples 0."""
@@ -91,6 +100,12 @@ class Tagged(Dataset):
     def __getitem__(self, i: int):
         x, y = self.dataset[i][:2]
         return x, y, self.tag
+
+    def tensor_source(self) -> TensorSource | None:
+        inner = tensor_source(self.dataset)
+        if inner is None:
+            return None
+        return replace(inner, columns=[inner.columns[0], torch.full((len(self),), self.tag, dtype=torch.long)])
 
 
 def cross_entropy_loss(model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -110,7 +125,7 @@ def _step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer
 
 def train_epochs(
     model: nn.Module,
-    loader: DataLoader,
+    loader: Iterable,
     optimizer: torch.optim.Optimizer,
     epochs: int,
     device: torch.device,

@@ -10,6 +10,7 @@ from torch import nn
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.precision import importance_trainer_cfg
 
 
 @torch.no_grad()
@@ -59,13 +60,13 @@ class SSD(UnlearningMethod):
             "split": "train",
             "estimator": self.estimator,
             "batch_size": self.batch_size,
-            "precision": str(ctx.trainer_cfg.get("precision", "32-true")) if ctx.trainer_cfg else "32-true",
+            "precision": str(importance_trainer_cfg(ctx.trainer_cfg)["precision"]),
         }
 
     def importance(self, model: nn.Module, ctx: UnlearnContext, dataset, desc: str) -> Importances:
         """The estimator over `dataset` on the trainer's accelerator/devices/strategy."""
         return compute_importance(self.estimator, model, ctx.loader(dataset, batch_size=self.batch_size),
-                                  ctx.device, desc=desc, trainer_cfg=ctx.trainer_cfg)
+                                  ctx.device, desc=desc, trainer_cfg=importance_trainer_cfg(ctx.trainer_cfg))
 
     def train_importance(self, model: nn.Module, ctx: UnlearnContext) -> tuple[Importances, dict]:
         """[]_D from the store (computed and stored when absent). protocol=official orders []_D per
@@ -95,6 +96,7 @@ class SSD(UnlearningMethod):
             "importance_cache_hit": info["cache_hit"],
             "importance_train_order": ctx.importance_material.get("order"),
             "importance_stored": info["key"] is not None,
+            "importance_precision": str(importance_trainer_cfg(ctx.trainer_cfg)["precision"]),
             "importance_key": info["key"],
             "params_changed": changed,
             "params_total": total,

@@ -127,10 +127,11 @@ class UNSIR(UnlearningMethod):
                             batch_size=self.impair_batch_size)
         impair_losses = train_epochs(model, impair, torch.optim.Adam(model.parameters(), lr=self.lr),
                                      self.impair_epochs, ctx.device, desc="UNSIR impair", progress=progress,
-                                     carry_grads=official)
+                                     carry_grads=official, autocast=ctx.autocast)
         repair = ctx.loader(retain_subset, shuffle=True, batch_size=self.repair_batch_size)
         repair_losses = train_epochs(model, repair, torch.optim.Adam(model.parameters(), lr=self.lr),
-                                     self.repair_epochs, ctx.device, desc="UNSIR repair", progress=progress)
+                                     self.repair_epochs, ctx.device, desc="UNSIR repair", progress=progress,
+                                     autocast=ctx.autocast)
         self.report = {
             "mode": self.mode, "noise_classes": labels, "noise_steps": steps, "noise_tensors": len(self.noise),
             "noise_shape": list(shape), "noise_samples": len(noise_set),

@@ -6,9 +6,11 @@ import math
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from unlearn_bench.data.batches import make_loader
 from unlearn_bench.metrics.mia import entropy, mia_score
+from unlearn_bench.precision import method_autocast, trainer_setting
 
 SPLITS = ("retain_train", "forget_train", "retain_test", "forget_test")
 # held-out validation samples (never trained on; the models' epoch selection only): a search tunes on
@@ -18,13 +20,15 @@ VAL_SPLITS = ("val_retain", "val_forget")
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
-            num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and labels of a whole dataset, model in eval mode."""
+            num_workers: int = 0, trainer_cfg=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of a whole dataset, model in eval mode (forward in `trainer.precision`)."""
     model = model.to(device).eval()
     logits, labels = [], []
-    for x, y in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
-        logits.append(model(x.to(device)).float().cpu())
-        labels.append(y)
+    channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
+    for x, y in make_loader(dataset, device, batch_size, num_workers=num_workers, channels_last=channels_last):
+        with method_autocast(trainer_cfg, device):
+            logits.append(model(x.to(device)).float().cpu())
+        labels.append(y.cpu())
     if not logits:
         return torch.empty(0, 0), torch.empty(0, dtype=torch.long)
     return torch.cat(logits), torch.cat(labels)
@@ -70,8 +74,8 @@ def validation_metrics(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]], mi
 
 
 def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
-             batch_size: int = 256, num_workers: int = 0, mia_C: float = 1.0) -> dict[str, float]:
-    outputs = {split: predict(model, sets[split], device, batch_size, num_workers)
+             batch_size: int = 256, num_workers: int = 0, trainer_cfg=None, mia_C: float = 1.0) -> dict[str, float]:
+    outputs = {split: predict(model, sets[split], device, batch_size, num_workers, trainer_cfg)
                for split in (*SPLITS, *VAL_SPLITS) if split in sets}
     return metrics_from_outputs(outputs, mia_C)
 

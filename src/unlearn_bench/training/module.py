@@ -12,12 +12,23 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
+
+from unlearn_bench.data.batches import make_loader
+from unlearn_bench.distributed import end_spawned_process_group
+from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.precision import trainer_setting
+
+SCHEDULES = ("multistep", "onecycle")
 
 
 @dataclass
 class Recipe:
-    """How a classifier is trained (from `cfg.training`, per dataset×model in `conf/dataset_model/`)."""
+    """How a classifier is trained (from `cfg.training`, per dataset×model in `conf/dataset_model/`).
+
+    schedule "multistep": linear warm-up over `warmup_epochs`, then ×gamma at each milestone (the
+    paper's); "onecycle": linear rise to the optimizer's lr over `onecycle_peak` of the steps, then
+    linear decay to zero (the fast CIFAR recipes')."""
 
     optimizer: Callable[..., torch.optim.Optimizer]
     epochs: int = 30
@@ -27,9 +38,24 @@ class Recipe:
     gamma: float = 0.2
     warmup_epochs: int = 1
     num_workers: int = 0
+    schedule: str = "multistep"
+    onecycle_peak: float = 0.25
+    label_smoothing: float = 0.0
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise UnlearnBenchError(f"training.schedule={self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}.")
+        if not 0 < self.onecycle_peak < 1:
+            raise UnlearnBenchError(f"training.onecycle_peak must lie in (0, 1), got {self.onecycle_peak}.")
 
     def with_lr(self, lr: float) -> Recipe:
         return replace(self, optimizer=_with_lr(self.optimizer, lr))
+
+    def lr_lambda(self, steps_per_epoch: int) -> Callable[[int], float]:
+        if self.schedule == "onecycle":
+            total = max(self.epochs * steps_per_epoch, 1)
+            return lambda step: onecycle_factor(step, total, self.onecycle_peak)
+        return lambda step: lr_factor(step, steps_per_epoch, self.warmup_epochs, self.milestones, self.gamma)
 
 
 def _with_lr(factory, lr: float):
@@ -46,49 +72,68 @@ def lr_factor(step: int, steps_per_epoch: int, warmup_epochs: int, milestones: S
     return gamma ** sum(epoch >= m for m in milestones)
 
 
+def onecycle_factor(step: int, total_steps: int, peak: float) -> float:
+    """Triangular one-cycle: (step+1)/peak_steps up to 1 at peak·total, then linearly down to 0 at the end."""
+    peak_steps = max(int(round(peak * total_steps)), 1)
+    if step < peak_steps:
+        return (step + 1) / peak_steps
+    return max(total_steps - step, 0) / max(total_steps - peak_steps, 1)
+
+
 class ClassifierModule(L.LightningModule):
-    def __init__(
-        self,
-        net: nn.Module,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        milestones: Sequence[int] = (),
-        gamma: float = 0.2,
-        warmup_epochs: int = 0,
-    ):
+    """Trains `net` on `train_set`, validates on `val_set`; builds its own batches on its device
+    (and, under DDP, its rank's share) through unlearn_bench.data.batches."""
+
+    def __init__(self, net: nn.Module, recipe: Recipe, train_set: Dataset | None = None,
+                 val_set: Dataset | None = None, seed: int = 0, channels_last: bool = False,
+                 compile_net: bool = False):
         super().__init__()
         self.net = net
-        self.optimizer_factory = optimizer
-        self.milestones = list(milestones)
-        self.gamma = gamma
-        self.warmup_epochs = warmup_epochs
+        self.recipe = recipe
+        self.train_set, self.val_set, self.seed = train_set, val_set, seed
+        self.channels_last = channels_last
+        self.forward_net = torch.compile(net) if compile_net else net
 
     def forward(self, x):
-        return self.net(x)
+        return self.forward_net(x)
+
+    def _loader(self, dataset: Dataset, shuffle: bool, batch_size: int):
+        world = self.trainer.world_size
+        return make_loader(dataset, self.device, batch_size, shuffle=shuffle, seed=self.seed,
+                           num_workers=self.recipe.num_workers, channels_last=self.channels_last,
+                           rank=self.global_rank, world_size=world)
+
+    def train_dataloader(self):
+        return self._loader(self.train_set, True, self.recipe.batch_size)
+
+    def val_dataloader(self):
+        return self._loader(self.val_set, False, self.recipe.eval_batch_size)
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = F.cross_entropy(self(x), y)
+        x, y = batch[0], batch[1]
+        loss = F.cross_entropy(self(x), y, label_smoothing=self.recipe.label_smoothing)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        x, y = batch
+        x, y = batch[0], batch[1]
         correct = (self(x).argmax(1) == y).float().sum()
         self.log("val_acc", correct / len(y) * 100, prog_bar=True, reduce_fx="mean",
-                 batch_size=len(y))
+                 batch_size=len(y), sync_dist=self.trainer.world_size > 1)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = self.recipe.optimizer(self.parameters())
         steps_per_epoch = max(self.trainer.estimated_stepping_batches // max(self.trainer.max_epochs, 1), 1)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            lambda step: lr_factor(step, steps_per_epoch, self.warmup_epochs, self.milestones, self.gamma),
-        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.recipe.lr_lambda(steps_per_epoch))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def teardown(self, stage: str) -> None:
+        end_spawned_process_group(self.trainer)
 
 
 class KeepBestState(L.Callback):
-    """Keeps, in memory, the weights of the epoch with the best validation accuracy."""
+    """Keeps, in memory, the weights of the epoch with the best validation accuracy, and puts them
+    into the network when fitting ends (so a spawned rank 0 hands the best weights back)."""
 
     def __init__(self):
         self.best_acc = -1.0
@@ -103,6 +148,12 @@ class KeepBestState(L.Callback):
             self.best_acc, self.best_epoch = acc, trainer.current_epoch
             self.best_state = copy.deepcopy(pl_module.net.state_dict())
 
+    def on_fit_end(self, trainer, pl_module):
+        if self.best_state is not None:
+            pl_module.net.load_state_dict(self.best_state)
+        trainer.callback_metrics["best_val_acc"] = torch.tensor(self.best_acc)
+        trainer.callback_metrics["best_epoch"] = torch.tensor(self.best_epoch)
+
 
 def fit_classifier(
     net: nn.Module,
@@ -112,37 +163,37 @@ def fit_classifier(
     trainer_cfg,
     seed: int,
 ) -> dict:
-    """Train `net` in place with `recipe`, select the best epoch on validation; return training facts."""
+    """Train `net` in place with `recipe`, select the best epoch on validation; return training facts.
+
+    `trainer_cfg`: accelerator, devices and strategy (devices > 1: DDP, e.g. strategy=ddp_spawn),
+    precision (32-true, bf16-mixed, 16-mixed), channels_last, compile."""
     L.seed_everything(seed, workers=True, verbose=False)
-    module = ClassifierModule(
-        net,
-        optimizer=recipe.optimizer,
-        milestones=recipe.milestones,
-        gamma=recipe.gamma,
-        warmup_epochs=recipe.warmup_epochs,
-    )
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True,
-                              num_workers=recipe.num_workers, generator=generator)
-    val_loader = DataLoader(val_set, batch_size=recipe.eval_batch_size, num_workers=recipe.num_workers)
+    channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    module = ClassifierModule(net, recipe, train_set, val_set, seed, channels_last,
+                              bool(trainer_setting(trainer_cfg, "compile", False)))
     best = KeepBestState()
+    devices = trainer_setting(trainer_cfg, "devices", 1)
     trainer = L.Trainer(
-        accelerator=trainer_cfg.accelerator,
-        devices=1,
-        precision=trainer_cfg.precision,
+        accelerator=trainer_setting(trainer_cfg, "accelerator", "auto"),
+        devices=devices,
+        strategy=trainer_setting(trainer_cfg, "strategy", "auto"),
+        precision=trainer_setting(trainer_cfg, "precision", "32-true"),
         max_epochs=recipe.epochs,
         callbacks=[best],
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=trainer_cfg.enable_progress_bar,
+        enable_progress_bar=bool(trainer_setting(trainer_cfg, "enable_progress_bar", True)),
         num_sanity_val_steps=0,
+        use_distributed_sampler=True,
     )
     start = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader)
+    trainer.fit(module)
     train_s = time.perf_counter() - start
-    if best.best_state is not None:
-        net.load_state_dict(best.best_state)
-    net.cpu().eval()
-    return {"train_s": train_s, "best_val_acc": best.best_acc, "best_epoch": best.best_epoch,
-            "epochs": recipe.epochs}
+    net.to(memory_format=torch.contiguous_format).cpu().eval()
+    best_acc = float(trainer.callback_metrics.get("best_val_acc", best.best_acc))
+    best_epoch = int(trainer.callback_metrics.get("best_epoch", best.best_epoch))
+    return {"train_s": train_s, "best_val_acc": best_acc, "best_epoch": best_epoch,
+            "epochs": recipe.epochs, "devices": trainer.world_size}

@@ -1,0 +1,154 @@
+"""Image-folder datasets: both layouts, decoding, the content-keyed cache, CIFAR-10 as a tree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fixture_data import CIFAR10_CLASSES, write_image_tree, write_pins
+from unlearn_bench.data import folder as folder_module
+from unlearn_bench.data.cifar import load_cifar10
+from unlearn_bench.data.folder import load_image_folder
+from unlearn_bench.data.pins import load_pins
+from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.pipeline import run
+
+CLASSES = ["cat", "dog", "emu"]
+
+
+def test_split_tree_decodes_to_uint8_with_sorted_classes(tmp_path):
+    write_image_tree(tmp_path, ["dog", "cat", "emu"], per_class=4, test_per_class=2, size=12)
+    bundle = load_image_folder(tmp_path)
+    assert bundle.classes == CLASSES
+    assert bundle.train.images.shape == (12, 3, 12, 12) and bundle.train.images.dtype == torch.uint8
+    assert bundle.train.targets.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert bundle.test.targets.tolist() == [0, 0, 1, 1, 2, 2]
+    png = np.asarray(Image.open(tmp_path / "train" / "dog" / "0001.png"))
+    assert torch.equal(bundle.train.images[5], torch.from_numpy(png).permute(2, 0, 1))
+
+
+def test_load_size_resizes_and_channels_one_is_grey(tmp_path):
+    write_image_tree(tmp_path, CLASSES, per_class=2, test_per_class=1, size=12)
+    bundle = load_image_folder(tmp_path, load_size=8, channels=1)
+    assert bundle.train.images.shape == (6, 1, 8, 8) and bundle.test.images.shape == (3, 1, 8, 8)
+
+
+def test_one_folder_layout_gets_a_seeded_stratified_test_split(tmp_path):
+    write_image_tree(tmp_path, CLASSES, per_class=10, test_per_class=None)
+    first, again = load_image_folder(tmp_path, test_fraction=0.2), load_image_folder(tmp_path, test_fraction=0.2)
+    other = load_image_folder(tmp_path, test_fraction=0.2, split_seed=1)
+    assert first.test.targets.bincount().tolist() == [2, 2, 2]
+    assert first.train.targets.bincount().tolist() == [8, 8, 8]
+    assert torch.equal(first.test.images, again.test.images)
+    assert not torch.equal(first.test.images, other.test.images)
+    assert first.extra == {"test_fraction": 0.2, "split_seed": 0}
+
+
+def test_decoded_tensors_are_cached_and_read_back_without_decoding(tmp_path, monkeypatch):
+    write_image_tree(tmp_path / "data", CLASSES)
+    cache = tmp_path / "cache"
+    first = load_image_folder(tmp_path / "data", cache_dir=cache)
+    (cached,) = cache.iterdir()
+    assert set(torch.load(cached, weights_only=True)) == {"train_images", "train_targets",
+                                                          "test_images", "test_targets"}
+
+    def refuse(*args):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(folder_module, "decode_images", refuse)
+    again = load_image_folder(tmp_path / "data", cache_dir=cache)
+    assert torch.equal(first.train.images, again.train.images) and first.fingerprint() == again.fingerprint()
+
+
+def test_changing_one_image_changes_the_cache_key_and_the_fingerprint(tmp_path):
+    write_image_tree(tmp_path / "data", CLASSES)
+    cache = tmp_path / "cache"
+    before = load_image_folder(tmp_path / "data", cache_dir=cache).fingerprint()
+    path = tmp_path / "data" / "train" / "dog" / "0001.png"
+    pixels = np.asarray(Image.open(path)).copy()
+    pixels[0, 0] = 255 - pixels[0, 0]
+    Image.fromarray(pixels).save(path)
+    after = load_image_folder(tmp_path / "data", cache_dir=cache)
+    assert after.fingerprint() != before and len(list(cache.iterdir())) == 2
+
+
+def test_renaming_a_file_keeps_the_fingerprint(tmp_path):
+    write_image_tree(tmp_path, CLASSES)
+    before = load_image_folder(tmp_path).fingerprint()
+    folder = tmp_path / "train" / "emu"
+    (folder / "0003.png").rename(folder / "9999.png")
+    assert load_image_folder(tmp_path).fingerprint() == before
+
+
+def test_garbage_image_is_one_sentence_naming_the_file(tmp_path):
+    write_image_tree(tmp_path, CLASSES)
+    bad = tmp_path / "train" / "dog" / "0002.jpg"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(UnlearnBenchError) as caught:
+        load_image_folder(tmp_path)
+    message = str(caught.value)
+    assert str(bad) in message and message.count(". ") == 0 and "Traceback" not in message
+
+
+def test_mixed_sizes_without_load_size_name_the_key(tmp_path):
+    write_image_tree(tmp_path, CLASSES, size=12)
+    Image.new("RGB", (20, 20)).save(tmp_path / "train" / "emu" / "0009.png")
+    with pytest.raises(UnlearnBenchError, match="0009.png is 20×20 .* dataset.load_size=N"):
+        load_image_folder(tmp_path)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda root: root.mkdir(), "holds no class folders"),
+    (lambda root: [(root / s / "a").mkdir(parents=True) for s in ("train", "test")], "holds no image"),
+    (lambda root: None, "does not exist: set dataset.root=PATH"),
+])
+def test_empty_or_missing_folders_are_named(tmp_path, make, match):
+    make(tmp_path / "data")
+    with pytest.raises(UnlearnBenchError, match=match):
+        load_image_folder(tmp_path / "data")
+
+
+def test_train_and_test_class_folders_must_agree(tmp_path):
+    write_image_tree(tmp_path, CLASSES)
+    (tmp_path / "test" / "emu").rename(tmp_path / "test" / "owl")
+    with pytest.raises(UnlearnBenchError, match="make them the same"):
+        load_image_folder(tmp_path)
+
+
+def test_cifar10_accepts_the_image_folder_tree(tmp_path):
+    write_image_tree(tmp_path / "cifar10", CIFAR10_CLASSES, per_class=2, test_per_class=1, size=32)
+    bundle = load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+    assert bundle.name == "cifar10" and bundle.classes == CIFAR10_CLASSES
+    assert bundle.train.images.shape == (20, 3, 32, 32) and len(bundle.test) == 10
+
+
+def test_cifar10_tree_with_other_classes_is_refused(tmp_path):
+    write_image_tree(tmp_path, CLASSES, size=32)
+    with pytest.raises(UnlearnBenchError, match="not CIFAR-10's .* dataset=image_folder"):
+        load_cifar10(tmp_path)
+
+
+@pytest.mark.parametrize("load_size", [None, 32])
+def test_rewriting_a_pins_image_changes_the_fingerprint(tmp_path, load_size):
+    folder = write_pins(tmp_path, num_classes=2, per_class=4)
+    before = load_pins(tmp_path, load_size=load_size, cache_dir=tmp_path / "cache").fingerprint()
+    path = sorted((folder / "pins_Alex Lawther").iterdir())[0]
+    Image.new("RGB", (40, 40), (250, 10, 10)).save(path)
+    assert load_pins(tmp_path, load_size=load_size, cache_dir=tmp_path / "cache").fingerprint() != before
+
+
+def test_pins_with_load_size_is_decoded_in_memory(tmp_path):
+    write_pins(tmp_path, num_classes=2, per_class=5, size=40)
+    bundle = load_pins(tmp_path, load_size=32)
+    assert bundle.train.images.shape == (8, 3, 32, 32) and bundle.test.images.dtype == torch.uint8
+
+
+def test_own_image_folder_runs_end_to_end_with_one_override(make_cfg, tmp_path):
+    write_image_tree(tmp_path / "mine", CLASSES, per_class=10, test_per_class=3, size=16)
+    cfg = make_cfg("dataset=image_folder", f"dataset.root={tmp_path / 'mine'}", "method=baseline",
+                   "training.epochs=1", "training.milestones=[]", "model.net.width=8")
+    record = run(cfg)
+    assert cfg.dataset.num_classes == 3 and record["forget"] == "cat"
+    assert record["split"] == {"forget_train": 9, "retain_train": 18, "forget_test": 3, "retain_test": 6}
