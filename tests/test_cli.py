@@ -54,6 +54,21 @@ def test_cli_random_forgetting(tmp_path):
     assert record["paper_columns"]["gold"]["Df"] == record["metrics"]["gold"]["forget_train_acc"]
 
 
+@pytest.mark.parametrize("overrides,name,rule", [
+    (["method=assd"], "assd", "assd"),
+    (["method=lfssd"], "lfssd", "fixed"),
+    (["method=ssd", "method.alpha_rule=mass_share"], "ssd", "mass_share"),
+])
+def test_cli_ssd_family(tmp_path, overrides, name, rule):
+    result = cli(tmp_path, *overrides)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert record["method"] == name and record["data_used"] == ["forget", "train_importance"]
+    report = record["method_report"]
+    assert report["alpha_rule"] == rule and report["alpha"] > 0 and report["params_changed"] > 0
+    assert record["paper_columns"]["unlearned"]["Df"] < record["paper_columns"]["original"]["Df"]
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["method.alpha=0"], "method.alpha=0 is invalid: it must be a number > 0"),
     (["method.lambda_=-1"], "method.lambda_=-1 is invalid: it must be a number > 0"),
