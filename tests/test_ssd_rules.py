@@ -53,30 +53,39 @@ def test_percentile_equals_numpy_linear_interpolation():
         assert percentile(values, q) == pytest.approx(np.percentile(values.numpy(), q), rel=1e-12)
 
 
-def test_mass_share_selects_the_fewest_top_ratio_parameters_reaching_the_share():
+def test_mass_share_selects_the_fewest_top_ratio_parameters_reaching_the_share_of_excess():
     d = {"w": torch.tensor([1.0, 1.0, 1.0, 1.0])}
-    f = {"w": torch.tensor([1.0, 4.0, 2.0, 3.0])}  # ratios 1, 4, 2, 3; mass 10
-    # top-1 (ratio 4) carries 4/10 < 0.5, top-2 (4, 3) 7/10: α between 3 and 2
-    alpha, facts = mass_share_alpha(d, f, share=0.5)
-    assert alpha == pytest.approx(math.sqrt(6))
-    assert facts["selected_mass_share"] == pytest.approx(0.7)
+    f = {"w": torch.tensor([1.0, 4.0, 2.0, 3.0])}
+    # λ = 1: ratios 1, 4, 2, 3; excess f − d of those above λ: w1 3, w3 2, w2 1 (total 6); w0 none
+    alpha, facts = mass_share_alpha(d, f, share=0.5)  # w1 alone carries 3/6: α between 4 and 3
+    assert alpha == pytest.approx(math.sqrt(12)) and facts["selected_mass_share"] == pytest.approx(0.5)
+    assert selected(d, f, alpha) == [1]
+    alpha, facts = mass_share_alpha(d, f, share=0.6)  # w1 + w3 carry 5/6: α between 3 and 2
+    assert alpha == pytest.approx(math.sqrt(6)) and facts["selected_mass_share"] == pytest.approx(5 / 6)
     assert selected(d, f, alpha) == [1, 3]
-    assert mass_share_alpha(d, f, share=0.4)[0] == pytest.approx(math.sqrt(12))  # exactly 4/10: top-1
-    alpha, facts = mass_share_alpha(d, f, share=1.0)
-    assert alpha == pytest.approx(0.5) and facts["selected_mass_share"] == 1.0
-    assert selected(d, f, alpha) == [0, 1, 2, 3]
+    alpha, facts = mass_share_alpha(d, f, share=1.0)  # all three: α = λ, w0 (ratio 1) stays
+    assert alpha == 1.0 and facts["selected_mass_share"] == 1.0
+    assert selected(d, f, alpha) == [1, 2, 3]
+    # λ = 2: only w1 (excess 2) and w3 (excess 1) count; half of 3 is reached by w1
+    assert mass_share_alpha(d, f, share=0.5, lambda_=2.0)[0] == pytest.approx(math.sqrt(12))
 
 
 def test_mass_share_counts_zero_train_importance_first_and_keeps_ties_together():
-    # w0: x/0 (always selected, 2 of mass 10); w1, w2 tie at ratio 3 (3 + 3); w3 ratio 2 (2)
+    # w0: x/0 (excess 2, selected by every α); w1, w2 tie at ratio 3 (excess 2 each); w3 ratio 2 (1)
     d = {"w": torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0])}
     f = {"w": torch.tensor([2.0, 3.0, 3.0, 2.0, 0.0])}
-    alpha, facts = mass_share_alpha(d, f, share=0.5)  # 2 + 3 = 5 reaches 5: the tie takes both
+    alpha, facts = mass_share_alpha(d, f, share=0.5)  # 2 + 2 = 4 ≥ 3.5, and the tie takes both
     assert alpha == pytest.approx(math.sqrt(6))
-    assert facts["selected_mass_share"] == pytest.approx(0.8)
+    assert facts["selected_mass_share"] == pytest.approx(6 / 7)
     assert selected(d, f, alpha) == [0, 1, 2]
-    alpha, _ = mass_share_alpha(d, f, share=0.1)  # the x/0 parameter alone carries 0.2
+    alpha, _ = mass_share_alpha(d, f, share=0.2)  # the x/0 parameter alone carries 2/7
     assert alpha == pytest.approx(6.0) and selected(d, f, alpha) == [0]
+
+
+def test_mass_share_without_excess_changes_nothing():
+    d, f = {"w": torch.ones(3)}, {"w": torch.full((3,), 0.5)}
+    alpha, facts = mass_share_alpha(d, f, share=0.5)
+    assert alpha == 1.0 and facts["selected_mass_share"] == 0.0 and selected(d, f, alpha) == []
 
 
 def test_fixed_rule_returns_the_configured_alpha():
@@ -85,8 +94,6 @@ def test_fixed_rule_returns_the_configured_alpha():
 
 def test_rules_refuse_what_they_cannot_decide():
     zeros = {"w": torch.zeros(3)}
-    with pytest.raises(UnlearnBenchError, match="mass_share rule"):
-        mass_share_alpha(zeros, zeros, 0.5)
     with pytest.raises(UnlearnBenchError, match="ASSD cannot choose alpha"):
         assd_alpha(zeros, zeros, 1, 10)
 

@@ -90,7 +90,7 @@ class SSD(UnlearningMethod):
         forget_s = time.perf_counter() - t0
         alpha, rule_facts = choose_alpha(self.alpha_rule, imp_train, imp_forget, alpha=self.alpha,
                                          forget_size=len(ctx.forget_set), train_size=len(ctx.train_set),
-                                         mass_share=self.mass_share)
+                                         mass_share=self.mass_share, lambda_=self.lambda_)
         model = model.to(ctx.device)
         changed, total = dampen(model, imp_train, imp_forget, alpha, self.lambda_)
         self.report = {

@@ -7,9 +7,11 @@
   ratios that are NaN (0/0) or infinite (x/0) are left out of the percentile, numpy's linear
   interpolation between order statistics, λ = 1.
 - ``mass_share`` (ours): the largest α at which the selected parameters carry at least a share s of
-  the forget set's total importance Σ_i []_Df,i. Parameters are ranked by ratio; the fewest
-  top-ranked ones whose []_Df sum reaches s·Σ are selected, and α is set strictly between their
-  smallest ratio and the next lower one (geometric midpoint), so `dampen` selects exactly them.
+  the forget set's excess importance, Σ_i max([]_Df,i − λ·[]_D,i, 0): the importance the forget set
+  has beyond what dampening leaves (a parameter with []_Df ≤ λ·[]_D is never changed by SSD, so
+  only those above count). Parameters are ranked by ratio; the fewest top-ranked ones whose excess
+  reaches s·Σ are selected, and α is set strictly between their smallest ratio and the next lower
+  one (geometric midpoint), so `dampen` selects exactly them.
 
 Every rule reads only the two importances and the set sizes: no gold model, no test labels.
 """
@@ -62,21 +64,23 @@ def assd_alpha(imp_train: Importances, imp_forget: Importances, forget_size: int
     return percentile(ratios, p), {"percentile": p}
 
 
-def mass_share_alpha(imp_train: Importances, imp_forget: Importances, share: float) -> tuple[float, dict]:
+def mass_share_alpha(imp_train: Importances, imp_forget: Importances, share: float,
+                     lambda_: float = 1.0) -> tuple[float, dict]:
     d, f = flat_pair(imp_train, imp_forget)
-    carries = f > 0
-    d, f = d[carries].double(), f[carries].double()
-    if f.numel() == 0:
-        raise UnlearnBenchError("The forget importances are all zero; the mass_share rule cannot choose alpha.")
+    d, f = d.double(), f.double()
+    carries = f > lambda_ * d
+    if not carries.any():  # SSD would change nothing at any α
+        return lambda_, {"mass_share": share, "selected_mass_share": 0.0}
+    d, f = d[carries], f[carries]
     ratios = f / d  # +inf where []_D is 0: selected by every α
     order = torch.argsort(ratios, descending=True, stable=True)
-    ratios, mass = ratios[order], torch.cumsum(f[order], 0)
+    ratios, mass = ratios[order], torch.cumsum((f - lambda_ * d)[order], 0)
     last = int(torch.searchsorted(mass, share * mass[-1]).clamp(max=len(mass) - 1))  # fewest reaching s
     r_last = ratios[last].item()
     lower = ratios[last + 1:]
     lower = lower[lower < r_last]
     if len(lower) == 0:
-        alpha = r_last / 2 if math.isfinite(r_last) else 1.0  # everything with []_Df > 0 is selected
+        alpha = lambda_  # every parameter SSD would change is selected
     else:
         r_next = lower[0].item()
         alpha = math.sqrt(r_last * r_next) if math.isfinite(r_last) else 2.0 * r_next
@@ -85,12 +89,13 @@ def mass_share_alpha(imp_train: Importances, imp_forget: Importances, share: flo
 
 
 def choose_alpha(rule: str, imp_train: Importances, imp_forget: Importances, *, alpha: float,
-                 forget_size: int, train_size: int, mass_share: float) -> tuple[float, dict]:
+                 forget_size: int, train_size: int, mass_share: float,
+                 lambda_: float = 1.0) -> tuple[float, dict]:
     """(α, facts about the choice) for `rule` (one of ALPHA_RULES)."""
     if rule == "fixed":
         return alpha, {}
     if rule == "assd":
         return assd_alpha(imp_train, imp_forget, forget_size, train_size)
     if rule == "mass_share":
-        return mass_share_alpha(imp_train, imp_forget, mass_share)
+        return mass_share_alpha(imp_train, imp_forget, mass_share, lambda_)
     raise UnlearnBenchError(f"Unknown method.alpha_rule {rule!r}; choose one of {', '.join(ALPHA_RULES)}.")
