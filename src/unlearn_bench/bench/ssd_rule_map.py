@@ -85,6 +85,11 @@ def context(cfg, exp: Experiment, original, original_info, device) -> UnlearnCon
     )
 
 
+def columns(model, sets: dict, device: torch.device, batch_size: int) -> dict[str, float]:
+    """The paper's Dr, Df and MIA of `model` for class forgetting."""
+    return paper_columns(evaluate(model, sets, device, batch_size), "class")
+
+
 def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set: dict[str, list[str]],
             overrides: list[str]) -> list[dict]:
     device = torch.device("cpu")
@@ -103,18 +108,15 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
                     "forget_train": exp.dataset("train", split.forget_idx),
                     "retain_test": exp.dataset("test", split.test_retain_idx),
                     "forget_test": exp.dataset("test", split.test_forget_idx)}
-
-            def columns(model):
-                return paper_columns(evaluate(model, sets, device, cfg.eval_batch_size), "class")
-
-            reference = {"original": columns(original), "gold": columns(gold)}
+            reference = {"original": columns(original, sets, device, cfg.eval_batch_size),
+                         "gold": columns(gold, sets, device, cfg.eval_batch_size)}
             ctx = context(cfg, exp, original, original_info, device)
             for rule, method in methods.items():
                 torch.manual_seed(seed)
                 start = time.perf_counter()
                 unlearned = method.unlearn(copy.deepcopy(original), ctx)
                 seconds = time.perf_counter() - start
-                cols = columns(unlearned)
+                cols = columns(unlearned, sets, device, cfg.eval_batch_size)
                 rows.append({
                     "dataset": dataset, "seed": seed, "class": data.bundle.classes[label], "rule": rule,
                     "method": method.name, **cols,
