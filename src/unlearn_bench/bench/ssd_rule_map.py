@@ -6,7 +6,8 @@ For each seed and class it trains (or reads from the model store) the original a
 at `scale=cpu`, then runs every rule as the real method (`method.unlearn` on a context that holds no
 gold model) and scores it like the pipeline: Dr, Df, MIA (the paper's columns), distance to gold,
 and the drop of retain-test accuracy against the original. Writes rows.json, tables.md and
-distance_to_gold.png to DIR (default docs/results/ssd_rules/<dataset>/), see `ssd_rule_report`.
+distance_to_gold.png to DIR (default docs/results/ssd_rules/<dataset>/), see `ssd_rule_report`;
+rows.json is written after every class, and `--resume` keeps the cells it already holds.
 
 The rules: SSD at the paper's α = 10; SSD at the config's preset α for the dataset; SSD at the
 Optuna-tuned α of the dataset where one is documented (the upper bound that needed the gold model);
@@ -21,6 +22,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -91,9 +93,10 @@ def columns(model, sets: dict, device: torch.device, batch_size: int) -> dict[st
 
 
 def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set: dict[str, list[str]],
-            overrides: list[str]) -> list[dict]:
+            overrides: list[str], rows: list[dict], save: Callable[[list[dict]], None]) -> list[dict]:
+    """Appends to `rows` the (seed, class) cells it lacks, calling `save(rows)` after each."""
     device = torch.device("cpu")
-    rows = []
+    done = {(r["seed"], r["class"], r["rule"]) for r in rows}
     for seed in seeds:
         base = [f"dataset={dataset}", f"seed={seed}", *overrides]
         cfg = compose_cfg(base)
@@ -101,6 +104,8 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
         data = load_data(cfg)
         store = ModelStore(Path(cfg.paths.cache_dir) / "models")
         for label in classes if classes is not None else range(data.num_classes):
+            if all((seed, data.bundle.classes[label], rule) in done for rule in rule_set):
+                continue
             exp = Experiment(cfg, data, ClassTask(forget=str(label)).split(data))
             recipe, (original, original_info), (gold, _) = train_models(exp, store, exp.material())
             split = exp.split
@@ -129,6 +134,7 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
                 log.info("seed %d class %s %-28s α=%-9.4g Dr %6.2f Df %6.2f MIA %6.2f dist %6.2f",
                          seed, rows[-1]["class"], rule, rows[-1]["alpha"], cols["Dr"], cols["Df"], cols["MIA"],
                          rows[-1]["distance_to_gold"])
+            save(rows)
     return rows
 
 
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classes", default=None, help="class indices, e.g. 0,3 (default: all)")
     parser.add_argument("--mass-shares", default="0.5", help="shares s of the mass_share rule to run")
     parser.add_argument("--out", default=None, help="default: docs/results/ssd_rules/<dataset>")
+    parser.add_argument("--resume", action="store_true", help="keep the cells rows.json already holds")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. paths.root_dir=/tmp/x")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -148,8 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     rule_set = rules(args.dataset, [float(s) for s in args.mass_shares.split(",")])
     classes = [int(c) for c in args.classes.split(",")] if args.classes else None
     start = time.perf_counter()
-    rows = measure(args.dataset, [int(s) for s in args.seeds.split(",")], classes, rule_set, args.overrides)
-    (out / "rows.json").write_text(json.dumps(rows, indent=1))
+    rows_file = out / "rows.json"
+    rows = json.loads(rows_file.read_text()) if args.resume and rows_file.exists() else []
+    rows = measure(args.dataset, [int(s) for s in args.seeds.split(",")], classes, rule_set, args.overrides,
+                   rows, save=lambda done: rows_file.write_text(json.dumps(done, indent=1)))
     write_report(rows, out, command=" ".join(["python -m unlearn_bench.bench.ssd_rule_map",
                                                   *(sys.argv[1:] if argv is None else argv)]),
                  seconds=time.perf_counter() - start)
