@@ -10,9 +10,12 @@ from unlearn_bench.bench.ssd_rule_map import main
 @pytest.mark.slow
 def test_rule_map_scores_every_rule_against_gold(tmp_path):
     out = tmp_path / "map"
-    main(["--seeds", "0", "--classes", "3", "--mass-shares", "0.3,0.5", "--out", str(out),
-          f"paths.root_dir={tmp_path}", "training.epochs=2", "training.milestones=[1]", "trainer.accelerator=cpu"])
+    args = ["--seeds", "0", "--classes", "3", "--mass-shares", "0.3,0.5", "--out", str(out),
+            f"paths.root_dir={tmp_path}", "training.epochs=2", "training.milestones=[1]", "trainer.accelerator=cpu"]
+    main(args)
     rows = json.loads((out / "rows.json").read_text())
+    main([*args, "--resume"])  # every cell is there: nothing reruns, nothing doubles
+    assert json.loads((out / "rows.json").read_text()) == rows
     rules = [r["rule"] for r in rows]
     assert len(rules) == len(set(rules)) == 8
     assert {"assd", "lfssd preset α", "mass_share s=0.3", "mass_share s=0.5"} <= set(rules)

@@ -54,15 +54,22 @@ def test_cli_random_forgetting(tmp_path):
     assert record["paper_columns"]["gold"]["Df"] == record["metrics"]["gold"]["forget_train_acc"]
 
 
+@pytest.fixture(scope="module")
+def family_root(tmp_path_factory):
+    """One cache for the SSD family's runs: the first trains the models, the others reuse them."""
+    return tmp_path_factory.mktemp("ssd_family")
+
+
 @pytest.mark.parametrize("overrides,name,rule", [
     (["method=assd"], "assd", "assd"),
     (["method=lfssd"], "lfssd", "fixed"),
     (["method=ssd", "method.alpha_rule=mass_share"], "ssd", "mass_share"),
 ])
-def test_cli_ssd_family(tmp_path, overrides, name, rule):
-    result = cli(tmp_path, *overrides)
+def test_cli_ssd_family(family_root, overrides, name, rule):
+    run_dir = "_".join(overrides).replace("=", "-").replace(".", "-")
+    result = cli(family_root, *overrides, run_dir=run_dir)
     assert result.returncode == 0, result.stderr
-    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    record = json.loads((family_root / run_dir / "results.json").read_text())
     assert record["method"] == name and record["data_used"] == ["forget", "train_importance"]
     report = record["method_report"]
     assert report["alpha_rule"] == rule and report["alpha"] > 0 and report["params_changed"] > 0
