@@ -94,7 +94,7 @@ def columns(model, sets: dict, device: torch.device, batch_size: int) -> dict[st
 
 def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set: dict[str, list[str]],
             overrides: list[str], rows: list[dict], save: Callable[[list[dict]], None]) -> list[dict]:
-    """Appends to `rows` the (seed, class) cells it lacks, calling `save(rows)` after each."""
+    """Appends to `rows` the (seed, class, rule) cells it lacks, calling `save(rows)` after each class."""
     device = torch.device("cpu")
     done = {(r["seed"], r["class"], r["rule"]) for r in rows}
     for seed in seeds:
@@ -104,7 +104,8 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
         data = load_data(cfg)
         store = ModelStore(Path(cfg.paths.cache_dir) / "models")
         for label in classes if classes is not None else range(data.num_classes):
-            if all((seed, data.bundle.classes[label], rule) in done for rule in rule_set):
+            todo = {rule: m for rule, m in methods.items() if (seed, data.bundle.classes[label], rule) not in done}
+            if not todo:
                 continue
             exp = Experiment(cfg, data, ClassTask(forget=str(label)).split(data))
             recipe, (original, original_info), (gold, _) = train_models(exp, store, exp.material())
@@ -116,7 +117,7 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
             reference = {"original": columns(original, sets, device, cfg.eval_batch_size),
                          "gold": columns(gold, sets, device, cfg.eval_batch_size)}
             ctx = context(cfg, exp, original, original_info, device)
-            for rule, method in methods.items():
+            for rule, method in todo.items():
                 torch.manual_seed(seed)
                 start = time.perf_counter()
                 unlearned = method.unlearn(copy.deepcopy(original), ctx)
@@ -157,8 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     rows_file = out / "rows.json"
     rows = json.loads(rows_file.read_text()) if args.resume and rows_file.exists() else []
-    rows = measure(args.dataset, [int(s) for s in args.seeds.split(",")], classes, rule_set, args.overrides,
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = measure(args.dataset, seeds, classes, rule_set, args.overrides,
                    rows, save=lambda done: rows_file.write_text(json.dumps(done, indent=1)))
+    rows = [r for r in rows if r["seed"] in seeds and r["rule"] in rule_set]  # the report: this request
     write_report(rows, out, command=" ".join(["python -m unlearn_bench.bench.ssd_rule_map",
                                                   *(sys.argv[1:] if argv is None else argv)]),
                  seconds=time.perf_counter() - start)
