@@ -11,7 +11,8 @@ rows.json is written after every class, and `--resume` keeps the cells it alread
 
 The rules: SSD at the paper's α = 10; SSD at the config's preset α for the dataset; SSD at the
 Optuna-tuned α of the dataset where one is documented (the upper bound that needed the gold model);
-ASSD; LFSSD at the preset α; LFSSD with ASSD's rule; our mass_share rule at each share given.
+ASSD; LFSSD at the preset α; LFSSD with ASSD's rule; our mass_share rule at each share given, and
+with LFSSD's importances at the default share 0.5.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def rules(dataset: str, mass_shares: list[float]) -> dict[str, list[str]]:
     for share in mass_shares:
         out[f"mass_share s={share:g}"] = ["method=ssd", "method.alpha_rule=mass_share",
                                           f"method.mass_share={share}", "method.lambda_=1"]
+    out["lfssd + mass_share s=0.5"] = ["method=lfssd", "method.alpha_rule=mass_share", "method.mass_share=0.5",
+                                       "method.lambda_=1"]
     return out
 
 
