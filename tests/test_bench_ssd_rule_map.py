@@ -17,8 +17,8 @@ def test_rule_map_scores_every_rule_against_gold(tmp_path):
     main([*args, "--resume"])  # every cell is there: nothing reruns, nothing doubles
     assert json.loads((out / "rows.json").read_text()) == rows
     rules = [r["rule"] for r in rows]
-    assert len(rules) == len(set(rules)) == 8
-    assert {"assd", "lfssd preset α", "mass_share s=0.3", "mass_share s=0.5"} <= set(rules)
+    assert len(rules) == len(set(rules)) == 9
+    assert {"assd", "lfssd preset α", "mass_share s=0.3", "mass_share s=0.5", "lfssd + mass_share s=0.5"} <= set(rules)
     assert any(rule.startswith("ssd Optuna") for rule in rules)
     for row in rows:
         gaps = [abs(row[k] - row["gold"][k]) for k in ("Dr", "Df", "MIA")]
