@@ -23,14 +23,10 @@ from unlearn_bench.methods.l1_sparse import L1Sparse
 from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
-<<<<<<< HEAD
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB
-from unlearn_bench.methods.ssd import SSD
-=======
 from unlearn_bench.methods.ssd import ASSD, LFSSD, SSD
 from unlearn_bench.methods.ssd_rules import assd_percentile
->>>>>>> 690e8ab (SSD family: ASSD (percentile α rule), LFSSD (label-free output-norm importances), our mass_share α rule; rule map bench)
 from unlearn_bench.methods.unsir import UNSIR, first_per_class
 from unlearn_bench.pipeline import run
 
@@ -55,14 +51,9 @@ METHODS = {
     "jit": lambda: JiT(),
 }
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
-<<<<<<< HEAD
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
-           "jit": JiT}
-=======
-           "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD,
-           "assd": ASSD, "lfssd": LFSSD}
->>>>>>> 690e8ab (SSD family: ASSD (percentile α rule), LFSSD (label-free output-norm importances), our mass_share α rule; rule map bench)
+           "jit": JiT, "assd": ASSD, "lfssd": LFSSD}
 
 
 
