@@ -32,8 +32,8 @@ def test_lenses_in_results_and_logger_and_shadows_reused(make_cfg, tmp_path):
     header = next(csv.reader(metrics_csv.open()))
     assert {"lenses/zrf/unlearned", "lenses/ulira/unlearned/auc", "lenses/relearn/gold/steps"} <= set(header)
 
-    models = sorted((tmp_path / ".cache/unlearn_bench/models").glob("*.pt"))
+    models = sorted((tmp_path / ".cache/unlearn_bench/models").glob("*.safetensors"))
     assert len(models) == 4  # original, gold, two shadows
     again = run(make_cfg(*SMOKE, "method=finetune", "method.epochs=1", f"paths.output_dir={tmp_path}/out2"))
-    assert sorted((tmp_path / ".cache/unlearn_bench/models").glob("*.pt")) == models  # nothing retrained
+    assert sorted((tmp_path / ".cache/unlearn_bench/models").glob("*.safetensors")) == models  # nothing retrained
     assert again["lenses"]["ulira"]["gold"] == ulira["gold"]  # same shadows, same gold model

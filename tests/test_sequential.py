@@ -12,7 +12,7 @@ from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.pipeline import _digest, load_data, run
 from unlearn_bench.sequential import cumulative_splits
-from unlearn_bench.training.store import load_verified
+from unlearn_bench.training.store import ModelStore
 
 SMALL = ["dataset.train_subset=300", "dataset.test_subset=200", "training.epochs=1", "training.milestones=[]"]
 
@@ -27,7 +27,7 @@ def test_three_random_requests_end_to_end_with_golds_excluding_all_earlier_forge
     alone, together = cumulative_splits(build(cfg.task), load_data(cfg))
     for k, step in enumerate(steps):
         # the gold model of request k was trained without requests 1..k: its stored material says so
-        stored = load_verified(tmp_path / ".cache/unlearn_bench/models" / f"{step['gold_model']}.pt")
+        _, stored = ModelStore(tmp_path / ".cache/unlearn_bench/models").store.read(step["gold_model"])
         forgotten = np.sort(np.concatenate([a.forget_idx for a in alone[: k + 1]]))
         assert stored["material"]["role"] == "gold" and stored["material"]["forget"] == _digest(forgotten)
         assert not np.isin(forgotten, together[k].retain_idx).any()
