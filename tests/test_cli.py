@@ -54,6 +54,28 @@ def test_cli_random_forgetting(tmp_path):
     assert record["paper_columns"]["gold"]["Df"] == record["metrics"]["gold"]["forget_train_acc"]
 
 
+@pytest.fixture(scope="module")
+def family_root(tmp_path_factory):
+    """One cache for the SSD family's runs: the first trains the models, the others reuse them."""
+    return tmp_path_factory.mktemp("ssd_family")
+
+
+@pytest.mark.parametrize("overrides,name,rule", [
+    (["method=assd"], "assd", "assd"),
+    (["method=lfssd"], "lfssd", "fixed"),
+    (["method=ssd", "method.alpha_rule=mass_share"], "ssd", "mass_share"),
+])
+def test_cli_ssd_family(family_root, overrides, name, rule):
+    run_dir = "_".join(overrides).replace("=", "-").replace(".", "-")
+    result = cli(family_root, *overrides, run_dir=run_dir)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((family_root / run_dir / "results.json").read_text())
+    assert record["method"] == name and record["data_used"] == ["forget", "train_importance"]
+    report = record["method_report"]
+    assert report["alpha_rule"] == rule and report["alpha"] > 0 and report["params_changed"] > 0
+    assert record["paper_columns"]["unlearned"]["Df"] < record["paper_columns"]["original"]["Df"]
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["method.alpha=0"], "method.alpha=0 is invalid: it must be a number > 0"),
     (["method.lambda_=-1"], "method.lambda_=-1 is invalid: it must be a number > 0"),

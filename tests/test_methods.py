@@ -4,7 +4,7 @@ accuracy, leaves the original untouched and repeats itself exactly under the sam
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -26,7 +26,8 @@ from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB
-from unlearn_bench.methods.ssd import SSD
+from unlearn_bench.methods.ssd import ASSD, LFSSD, SSD
+from unlearn_bench.methods.ssd_rules import assd_percentile
 from unlearn_bench.methods.unsir import UNSIR, first_per_class
 from unlearn_bench.pipeline import forget_labels, run
 
@@ -39,6 +40,9 @@ METHODS = {
     "unsir": lambda: UNSIR(),
     "fisher": lambda: FisherForgetting(),
     "ssd": lambda: SSD(alpha=10.0, lambda_=1.0),
+    "assd": lambda: ASSD(),
+    "lfssd": lambda: LFSSD(alpha=2.0, lambda_=1.0),
+    "ssd_mass_share": lambda: SSD(alpha_rule="mass_share", mass_share=0.5),
     "scrub": lambda: SCRUB(),
     "salun": lambda: SalUn(),
     "random_label": lambda: RandomLabel(),
@@ -49,7 +53,7 @@ METHODS = {
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
-           "jit": JiT}
+           "jit": JiT, "assd": ASSD, "lfssd": LFSSD}
 
 
 
@@ -177,3 +181,21 @@ def test_amnesiac_labels_are_wrong_and_cover_the_other_classes():
     assert not np.any(wrong == labels)
     for c in range(4):
         assert set(wrong[labels == c]) == set(range(4)) - {c}
+
+
+@pytest.mark.parametrize("name,rule", [("assd", "assd"), ("lfssd", "fixed"), ("ssd_mass_share", "mass_share")])
+def test_ssd_family_runs_without_a_gold_model(name, rule, results, ctx):
+    method, model = results(name)
+    has_gold = "gold" in {f.name for f in fields(ctx)}
+    blind = replace(ctx, gold=None, gold_info={}) if has_gold else ctx
+    again = METHODS[name]().unlearn(copy.deepcopy(ctx.original), blind)
+    assert same_state(model.state_dict(), again.state_dict())
+    assert method.report["alpha_rule"] == rule and method.report["params_changed"] > 0
+
+
+def test_assd_alpha_is_its_percentile_of_the_run_importances(results, ctx):
+    method, _ = results("assd")
+    assert method.report["alpha_rule_percentile"] == pytest.approx(
+        assd_percentile(len(ctx.forget_set), len(ctx.train_set)))
+    assert method.report["lambda"] == 1.0 and method.estimator == "batch"
+    assert LFSSD().estimator == "output_norm_batch"

@@ -2,7 +2,9 @@
 
 - ``batch`` (the official SSD code, paper parity): (∇ mean-batch CE)², counted once per batch;
 - ``per_sample`` (true empirical Fisher diagonal): Σ_i (∇ CE(x_i, y_i))², counted per sample;
-- ``expected`` (Fisher Forgetting): Σ_i Σ_y p(y|x_i)·(∇ CE(x_i, y))², counted per sample.
+- ``expected`` (Fisher Forgetting): Σ_i Σ_y p(y|x_i)·(∇ CE(x_i, y))², counted per sample;
+- ``output_norm_batch`` / ``output_norm_per_sample`` (LFSSD, label-free): |∇ ||f(x)||²₂|
+  (`unlearn_bench.sensitivity`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
+
+from unlearn_bench.sensitivity import output_norm_batch_estimator, output_norm_per_sample_estimator
 
 Importances = dict[str, torch.Tensor]
 BatchEstimator = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[Importances, int]]
@@ -81,6 +85,8 @@ ESTIMATORS: dict[str, BatchEstimator] = {
     "batch": batch_estimator,
     "per_sample": per_sample_estimator,
     "expected": expected_estimator,
+    "output_norm_batch": output_norm_batch_estimator,
+    "output_norm_per_sample": output_norm_per_sample_estimator,
 }
 
 

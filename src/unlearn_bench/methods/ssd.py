@@ -1,4 +1,8 @@
-"""Selective Synaptic Dampening (Foster et al., AAAI-24), Algorithm 1."""
+"""The Selective Synaptic Dampening family: SSD (Foster et al., AAAI-24, Algorithm 1) and its
+follow-ups as options of one method. What varies is where the importances come from
+(`estimator`: the Fisher diagonal, or LFSSD's label-free output-norm sensitivity,
+`unlearn_bench.sensitivity`) and how α is chosen (`alpha_rule`, `methods/ssd_rules.py`).
+`ASSD` and `LFSSD` are SSD with the published choices as defaults."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from torch import nn
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.methods.ssd_rules import ALPHA_RULES, choose_alpha
 from unlearn_bench.precision import importance_trainer_cfg
 
 
@@ -41,15 +46,21 @@ class SSD(UnlearningMethod):
     data_used = ("forget", "train_importance")
 
     def __init__(self, alpha: float = 10.0, lambda_: float = 1.0, estimator: str = "batch",
-                 batch_size: int = 64, importance_cache: bool = True):
+                 batch_size: int = 64, importance_cache: bool = True, alpha_rule: str = "fixed",
+                 mass_share: float = 0.5):
         super().__init__()
         if alpha <= 0 or lambda_ <= 0:
             raise UnlearnBenchError(f"SSD needs alpha > 0 and lambda_ > 0, got alpha={alpha}, lambda_={lambda_}.")
         if estimator not in ESTIMATORS:
             raise UnlearnBenchError(f"Unknown importance estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}.")
+        if alpha_rule not in ALPHA_RULES:
+            raise UnlearnBenchError(f"Unknown method.alpha_rule {alpha_rule!r}; choose one of {', '.join(ALPHA_RULES)}.")
+        if not 0 < mass_share <= 1:
+            raise UnlearnBenchError(f"method.mass_share must be in (0, 1], got {mass_share}.")
         self.alpha, self.lambda_ = float(alpha), float(lambda_)
         self.estimator, self.batch_size = estimator, batch_size
         self.importance_cache = importance_cache
+        self.alpha_rule, self.mass_share = alpha_rule, float(mass_share)
 
     def importance_material(self, ctx: UnlearnContext) -> dict:
         """What determines []_D: the original model (its store key, a content hash of all that
@@ -84,10 +95,15 @@ class SSD(UnlearningMethod):
         t0 = time.perf_counter()
         imp_forget = self.importance(model, ctx, ctx.forget_set, "importance []_Df")
         forget_s = time.perf_counter() - t0
+        alpha, rule_facts = choose_alpha(self.alpha_rule, imp_train, imp_forget, alpha=self.alpha,
+                                         forget_size=len(ctx.forget_set), train_size=len(ctx.train_set),
+                                         mass_share=self.mass_share, lambda_=self.lambda_)
         model = model.to(ctx.device)
-        changed, total = dampen(model, imp_train, imp_forget, self.alpha, self.lambda_)
+        changed, total = dampen(model, imp_train, imp_forget, alpha, self.lambda_)
         self.report = {
-            "alpha": self.alpha,
+            "alpha": alpha,
+            "alpha_rule": self.alpha_rule,
+            **{f"alpha_rule_{k}": v for k, v in rule_facts.items()},
             "lambda": self.lambda_,
             "estimator": self.estimator,
             "importance_train_s": info["seconds"],
@@ -103,3 +119,25 @@ class SSD(UnlearningMethod):
             "params_changed_pct": 100.0 * changed / max(total, 1),
         }
         return model
+
+
+class ASSD(SSD):
+    """Adaptive SSD (Schoepf, Foster, Brintrup, 2024, arXiv:2402.10098): SSD whose α is a
+    percentile of []_Df/[]_D set by the forget share |Df|/|D| (`ssd_rules.assd_alpha`), λ = 1."""
+
+    name = "assd"
+
+    def __init__(self, lambda_: float = 1.0, estimator: str = "batch", batch_size: int = 64,
+                 importance_cache: bool = True, alpha_rule: str = "assd", **options):
+        super().__init__(lambda_=lambda_, estimator=estimator, batch_size=batch_size,
+                         importance_cache=importance_cache, alpha_rule=alpha_rule, **options)
+
+
+class LFSSD(SSD):
+    """Loss-Free SSD (Foster, Schoepf, Brintrup, 2024, arXiv:2402.19308): SSD on the label-free
+    sensitivity |∇ ||f(x)||²₂| instead of the Fisher diagonal (`unlearn_bench.sensitivity`)."""
+
+    name = "lfssd"
+
+    def __init__(self, estimator: str = "output_norm_batch", **options):
+        super().__init__(estimator=estimator, **options)

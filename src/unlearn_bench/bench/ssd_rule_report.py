@@ -1,0 +1,127 @@
+"""The SSD rule map's table (markdown) and figure (rules × classes, coloured by distance to gold)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RETAIN_DROP_LIMIT = 5.0  # points of retain-test accuracy below the original (the issue's target)
+DISTANCE_MARGIN = 2.0  # points above the Optuna-tuned α's mean distance (the issue's target)
+
+
+def _by(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in keys)].append(r)
+    return groups
+
+
+def _ordered(rows: list[dict], key: str) -> list:
+    return list(dict.fromkeys(r[key] for r in rows))
+
+
+def class_means(rows: list[dict], rule: str) -> dict[str, float]:
+    """Mean distance to gold over seeds, per class, for one rule."""
+    cells = _by([r for r in rows if r["rule"] == rule], "class")
+    return {c: statistics.fmean(r["distance_to_gold"] for r in cells[(c,)]) for c in _ordered(rows, "class")}
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    """Per rule: the class-averaged distance to gold, mean columns, worst retain drop, target check."""
+    out = []
+    for rule in _ordered(rows, "rule"):
+        mine = [r for r in rows if r["rule"] == rule]
+        out.append({
+            "rule": rule,
+            "distance": statistics.fmean(class_means(rows, rule).values()),
+            **{k: statistics.fmean(r[k] for r in mine) for k in ("Dr", "Df", "MIA", "params_changed_pct")},
+            "alpha_median": statistics.median(r["alpha"] for r in mine),
+            "worst_drop": max(r["retain_drop"] for r in mine),
+            "runs_over_limit": sum(r["retain_drop"] > RETAIN_DROP_LIMIT for r in mine),
+            "runs": len(mine),
+        })
+    tuned = [s for s in out if "Optuna" in s["rule"]]
+    for s in out:
+        bound = tuned[0]["distance"] + DISTANCE_MARGIN if tuned else None
+        s["target_met"] = (None if bound is None
+                           else s["distance"] <= bound and s["worst_drop"] <= RETAIN_DROP_LIMIT)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.2f}"
+
+
+def markdown(rows: list[dict], command: str, seconds: float) -> str:
+    classes, rules = _ordered(rows, "class"), _ordered(rows, "rule")
+    seeds = _ordered(rows, "seed")
+    lines = [f"# SSD α rules on {rows[0]['dataset']}: distance to the gold model", "",
+             f"`{command}` — {len(classes)} classes × seeds {', '.join(map(str, seeds))} × {len(rules)} rules, "
+             f"{seconds / 60:.1f} min (shared, contended 2-core machine).", "",
+             "Distance to gold: mean absolute gap of Dr (retain-test accuracy), Df (forget-test accuracy) "
+             "and MIA to the retrained gold model, in points (0 = indistinguishable). Retain drop: the "
+             f"original's Dr minus the rule's. Target (issue 10): mean distance ≤ the Optuna-tuned α's + "
+             f"{DISTANCE_MARGIN:g} and no run dropping Dr by more than {RETAIN_DROP_LIMIT:g} points.", "",
+             "## Summary (means over classes and seeds)", "",
+             "| rule | distance to gold | Dr | Df | MIA | median α | params changed % | worst Dr drop "
+             "| runs with drop > 5 | target met |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in summary(rows):
+        met = "n/a (no tuned α)" if s["target_met"] is None else ("yes" if s["target_met"] else "no")
+        lines.append(f"| {s['rule']} | {_fmt(s['distance'])} | {_fmt(s['Dr'])} | {_fmt(s['Df'])} | "
+                     f"{_fmt(s['MIA'])} | {s['alpha_median']:.4g} | {s['params_changed_pct']:.3f} | "
+                     f"{_fmt(s['worst_drop'])} | {s['runs_over_limit']}/{s['runs']} | {met} |")
+    gold = _by(rows, "class")
+    lines += ["", "## Distance to gold per class (mean over seeds)", "",
+              "| rule | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
+    for rule in rules:
+        means = class_means(rows, rule)
+        lines.append(f"| {rule} | " + " | ".join(_fmt(means[c]) for c in classes) + " |")
+    lines += ["", "## Every run", "",
+              "| class | seed | rule | α | Dr | Df | MIA | gold Dr / Df / MIA | original Dr | distance |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in classes:
+        for r in sorted(gold[(c,)], key=lambda r: (r["seed"], rules.index(r["rule"]))):
+            g = r["gold"]
+            lines.append(f"| {c} | {r['seed']} | {r['rule']} | {r['alpha']:.4g} | {_fmt(r['Dr'])} | "
+                         f"{_fmt(r['Df'])} | {_fmt(r['MIA'])} | {_fmt(g['Dr'])} / {_fmt(g['Df'])} / "
+                         f"{_fmt(g['MIA'])} | {_fmt(r['original']['Dr'])} | {_fmt(r['distance_to_gold'])} |")
+    shares = [rule for rule in rules if rule.startswith("mass_share")]
+    if len(shares) > 1 and 0 in seeds:
+        seed0 = [r for r in rows if r["seed"] == 0]
+        lines += ["", "## mass_share on seed 0 only (how its default share was chosen)", "",
+                  "| rule | distance to gold, seed 0 |", "|---|---|"]
+        lines += [f"| {rule} | {_fmt(statistics.fmean(class_means(seed0, rule).values()))} |" for rule in shares]
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    classes, rules = _ordered(rows, "class"), _ordered(rows, "rule")
+    grid = [[class_means(rows, rule)[c] for c in classes] for rule in rules]
+    for line in grid:
+        line.append(statistics.fmean(line))
+    fig, ax = plt.subplots(figsize=(3.5 + 0.75 * (len(classes) + 1), 1.5 + 0.45 * len(rules)))
+    image = ax.imshow(grid, cmap="viridis_r", aspect="auto", vmin=0)
+    ax.set_xticks(range(len(classes) + 1), [*classes, "mean"])
+    ax.set_yticks(range(len(rules)), rules)
+    for i, line in enumerate(grid):
+        for j, value in enumerate(line):
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.6 * max(map(max, grid)) else "black")
+    ax.set_xlabel("forgotten class")
+    ax.set_title(f"{rows[0]['dataset']}: distance to gold (points, mean over seeds)")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(rows: list[dict], out: Path, command: str, seconds: float) -> None:
+    (out / "tables.md").write_text(markdown(rows, command, seconds))
+    figure(rows, out / "distance_to_gold.png")
