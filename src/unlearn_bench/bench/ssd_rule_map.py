@@ -36,7 +36,8 @@ from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns
 from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.pipeline import Experiment, class_sorted_order, load_data, train_models
+from unlearn_bench.pipeline import Experiment, load_data, train_models
+from unlearn_bench.protocol import class_sorted_order
 from unlearn_bench.training.store import ModelStore
 
 log = logging.getLogger("ssd_rule_map")
