@@ -33,6 +33,7 @@ from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.methods.loops import train_epochs
 from unlearn_bench.models.resnet import resnet18
 from unlearn_bench.models.resnet_small import SmallResNet
+from unlearn_bench.precision import method_autocast
 
 CIFAR_MEAN, CIFAR_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
 
@@ -109,7 +110,8 @@ def train_epoch(model_fn, split: ImageSplit, device: torch.device, batch: int, r
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
     def run():
-        train_epochs(model, loader, optimizer, 1, device, progress=False, trainer_cfg=trainer_cfg)
+        train_epochs(model, loader, optimizer, 1, device, progress=False,
+                     autocast=lambda: method_autocast(trainer_cfg, device))
 
     return timed(run, device, repeats + 1)[1:]  # the first epoch warms up kernels and caches
 
