@@ -32,12 +32,9 @@ from hydra import compose, initialize_config_dir
 from unlearn_bench.bench.ssd_rule_report import write_report
 from unlearn_bench.data.forget import ClassTask
 from unlearn_bench.errors import build
-from unlearn_bench.importance import ImportanceStore
-from unlearn_bench.methods.base import UnlearnContext
-from unlearn_bench.metrics.evaluate import evaluate, paper_columns
+from unlearn_bench.metrics.evaluate import SPLITS, evaluate, paper_columns
 from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.pipeline import Experiment, load_data, train_models
-from unlearn_bench.protocol import class_sorted_order
+from unlearn_bench.pipeline import Experiment, build_context, load_data, split_sets, train_models
 from unlearn_bench.training.store import ModelStore
 
 log = logging.getLogger("ssd_rule_map")
@@ -76,21 +73,6 @@ def compose_cfg(overrides: list[str]):
                                             "trainer.enable_progress_bar=false", *overrides])
 
 
-def context(cfg, exp: Experiment, original, original_info, device) -> UnlearnContext:
-    """What an SSD-family method reads: the original, the forget set and []_D's material. No gold."""
-    data, split, material = exp.data, exp.split, exp.material()
-    return UnlearnContext(
-        original=original, forget_set=exp.dataset("train", split.forget_idx),
-        retain_set=exp.dataset("train", split.retain_idx),
-        train_set=exp.dataset("train", class_sorted_order(data.train.targets)),
-        split=split, num_classes=data.num_classes, device=device, seed=cfg.seed,
-        build_model=exp.build_model, importance_store=ImportanceStore(Path(cfg.paths.cache_dir) / "importance"),
-        importance_material={"original": original_info["key"], "data": material["data"],
-                             "dataset": material["dataset"], "order": "class_sorted"},
-        batch_size=cfg.training.batch_size, trainer_cfg=cfg.trainer,
-    )
-
-
 def columns(model, sets: dict, device: torch.device, batch_size: int) -> dict[str, float]:
     """The paper's Dr, Df and MIA of `model` for class forgetting."""
     return paper_columns(evaluate(model, sets, device, batch_size), "class")
@@ -114,17 +96,14 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
             exp = Experiment(cfg, data, ClassTask(forget=str(label)).split(data))
             recipe, (original, original_info), (gold, _) = train_models(exp, store, exp.material())
             split = exp.split
-            sets = {"retain_train": exp.dataset("train", split.retain_idx),
-                    "forget_train": exp.dataset("train", split.forget_idx),
-                    "retain_test": exp.dataset("test", split.test_retain_idx),
-                    "forget_test": exp.dataset("test", split.test_forget_idx)}
+            sets = {name: dataset for name, dataset in split_sets(exp, split).items() if name in SPLITS}
             reference = {"original": columns(original, sets, device, cfg.eval_batch_size),
                          "gold": columns(gold, sets, device, cfg.eval_batch_size)}
-            ctx = context(cfg, exp, original, original_info, device)
+            full = build_context(exp, split, original, original_info, exp.material(), recipe, device)
             for rule, method in todo.items():
                 torch.manual_seed(seed)
                 start = time.perf_counter()
-                unlearned = method.unlearn(copy.deepcopy(original), ctx)
+                unlearned = method.unlearn(copy.deepcopy(original), full.for_method(method))
                 seconds = time.perf_counter() - start
                 cols = columns(unlearned, sets, device, cfg.eval_batch_size)
                 rows.append({
