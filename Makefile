@@ -14,10 +14,10 @@ help: ## Show this help
 
 install: $(STAMP) ## Create .venv and install the package with its dev extras
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints/test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -e '.[dev]' -c constraints/test.txt
 	touch $(STAMP)
 
 run: install ## Install if needed, then run the default experiment (ARGS="method=... task=...")

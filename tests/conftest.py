@@ -10,10 +10,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from unlearn_bench.conf import CONF_DIR
+
 os.environ.setdefault("WANDB_MODE", "disabled")
 
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+CONF = CONF_DIR
 
 # tiny but real: 3 epochs on digits trains a model that is far above chance
 FAST = ["training.epochs=3", "training.milestones=[2]", "trainer.enable_progress_bar=false",

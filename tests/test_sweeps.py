@@ -17,10 +17,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.report.collect import load_records, observations
 from unlearn_bench.report.tables import build_tables
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = CONF_DIR
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 SCALES = ("paper", "cpu", "smoke")
 STUDY = "ssd-digits-cnn-class-3"

@@ -13,7 +13,7 @@ from unlearn_bench.job import is_multirun, log_to_file, single_run, sweep_job
 from unlearn_bench.pipeline import run
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Runs one experiment; returns its distance to the gold model (the sweep objective)."""
     return sweep_job(cfg, run) if is_multirun() else single_run(cfg, run)

@@ -24,7 +24,7 @@ class OptunaStudy(Callback):
     missing trials. The sampler seed is shifted by the trials already done and by the searches started
     on the study before, so neither a resumed search nor one running in parallel repeats random
     start-up trials. After the sweep: write the best parameters as a config under config_dir (default:
-    the primary config folder, conf/)."""
+    $UNLEARN_BENCH_ROOT/conf, the user's config folder every run searches)."""
 
     def __init__(self, method: str, config_dir: str | None = None):
         self.method, self.config_dir = method, config_dir
@@ -54,15 +54,8 @@ class OptunaStudy(Callback):
         except ValueError as err:
             log.warning("No best parameters to write: %s", err)
             return
-        path = write_tuned_config(best, self.config_dir or _primary_config_dir(config), self.method)
+        path = write_tuned_config(best, self.config_dir or str(Path(config.paths.root_dir) / "conf"), self.method)
         print(f"Best {best.params} (validation distance to gold, tuning_objective, {best.value:.3f}) written to {path}")
-
-
-def _primary_config_dir(config: DictConfig) -> str:
-    for source in config.hydra.runtime.config_sources:
-        if source.provider == "main" and source.schema == "file":
-            return source.path
-    return "conf"
 
 
 class SweepSummary(Callback):

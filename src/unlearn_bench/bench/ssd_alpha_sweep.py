@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
+from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask
 from unlearn_bench.importance import compute_importance
 from unlearn_bench.methods.ssd import dampen
@@ -26,7 +27,7 @@ from unlearn_bench.pipeline import Experiment, load_data, train_models
 from unlearn_bench.protocol import loader_orders
 from unlearn_bench.training.store import ModelStore
 
-CONF = Path(__file__).resolve().parents[3] / "conf"
+CONF = CONF_DIR
 
 
 def test_accuracies(model, exp: Experiment, device: torch.device) -> list[float]:

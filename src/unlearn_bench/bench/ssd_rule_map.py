@@ -30,6 +30,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from unlearn_bench.bench.ssd_rule_report import write_report
+from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask
 from unlearn_bench.errors import build
 from unlearn_bench.metrics.evaluate import SPLITS, evaluate, paper_columns
@@ -38,8 +39,8 @@ from unlearn_bench.pipeline import Experiment, build_context, load_data, split_s
 from unlearn_bench.training.store import ModelStore
 
 log = logging.getLogger("ssd_rule_map")
-CONF = Path(__file__).resolve().parents[3] / "conf"
-REPO = CONF.parent
+CONF = CONF_DIR
+
 
 # Optuna-tuned (α, λ) per dataset at scale=cpu, CNN, class forgetting: docs/results/scale_cpu/README.md
 # (TPE, 50 trials, class 4, seed 0, minimising distance to gold).
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    out = Path(args.out) if args.out else REPO / "docs" / "results" / "ssd_rules" / args.dataset
+    out = Path(args.out) if args.out else Path("docs") / "results" / "ssd_rules" / args.dataset
     out.mkdir(parents=True, exist_ok=True)
     rule_set = rules(args.dataset, [float(s) for s in args.mass_shares.split(",")])
     classes = [int(c) for c in args.classes.split(",")] if args.classes else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def _best_params_main(argv: list[str]) -> int:
     parser.add_argument("--storage", required=True, help="e.g. sqlite:///multirun/optuna/ssd-digits-cnn-class.db")
     parser.add_argument("--study", help="study name (default: the storage's only study)")
     parser.add_argument("--method", help="method the parameters belong to (default: the study name's first part)")
-    parser.add_argument("--config-dir", default="conf", help="config folder to write into (default: conf/)")
+    parser.add_argument("--config-dir", default=str(Path(os.environ.get("UNLEARN_BENCH_ROOT", ".")) / "conf"),
+                        help="config folder to write into (default: $UNLEARN_BENCH_ROOT/conf, searched by every run)")
     args = parser.parse_args(argv)
     try:
         best = best_trial(args.storage, args.study)
