@@ -45,7 +45,7 @@ class RunNames:
 def forget_target(cfg: DictConfig) -> str:
     """The forget target as configured: a class (name or index), or random<n_forget>."""
     task = cfg.task
-    target = f"{task.name}{task.n_forget}" if task.name == "random" else f"{task.name}{task.forget}"
+    target = f"{task.name}{task.get('n_forget') if task.name == 'random' else task.get('forget')}"
     requests = task.get("requests", 1) or 1
     return f"{target}x{requests}" if requests > 1 else target
 

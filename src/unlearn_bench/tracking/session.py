@@ -35,15 +35,21 @@ class RunTracker:
     failure is a warning: the run and its results.json never depend on a tracker."""
 
     def __init__(self, cfg: DictConfig, method: str, architecture: str):
-        self.names = run_names(cfg, method, architecture, Launch.from_hydra())
-        container = OmegaConf.to_container(cfg, resolve=True)
-        # config.method: the method's name (what a dashboard filters on); its settings: method_config
-        self.config = {**container, "method": method, "method_config": container.get("method")}
         self.trackers: list[Tracker] = []
-        for key, node in (cfg.get("logger") or {}).items():
-            with guarded(f"opening logger.{key}"):
-                self.trackers.append(self._open(key, OmegaConf.to_container(node, resolve=True)))
-        self.logger = RunLogger([t.logger for t in self.trackers]) if self.trackers else None
+        self.logger: RunLogger | None = None
+        loggers = cfg.get("logger") or {}
+        if not loggers:
+            return
+        with guarded("naming the run"):
+            self.names = run_names(cfg, method, architecture, Launch.from_hydra())
+            container = OmegaConf.to_container(cfg, resolve=True)
+            # config.method: the method's name (what a dashboard filters on); its settings: method_config
+            self.config = {**container, "method": method, "method_config": container.get("method")}
+            for key, node in loggers.items():
+                with guarded(f"opening logger.{key}"):
+                    self.trackers.append(self._open(key, OmegaConf.to_container(node, resolve=True)))
+        if self.trackers:
+            self.logger = RunLogger([t.logger for t in self.trackers])
 
     def _open(self, key: str, args: dict) -> Tracker:
         artifacts = ArtifactSettings.from_config(args.pop("artifacts", None))
