@@ -257,3 +257,69 @@ def test_methods_that_read_the_retain_set_are_marked_and_protocols_kept_apart(tm
         assert table.retain_users == {"retrain", "finetune"}
         header = to_markdown(table).splitlines()[2]
         assert "| retrain ‡ | finetune ‡ | ssd |" in header
+
+
+def _every_kind_of_run(root: Path) -> None:
+    """One record per paper table (Table 1 comes with Fisher on CIFAR-10), and a sequential one."""
+    from test_report_sequence import sequence_record
+
+    settings = {"2": ("cifar100", "class", "rocket"), "3": ("cifar20", "class", "vehicle2"), "4": ("pins", "class", "1"),
+                "5": ("cifar20", "subclass", "rocket"), "6": ("cifar10", "random", "100 random samples")}
+    for dataset, task, forget in settings.values():
+        for method in ("retrain", "ssd", "fisher"):
+            write(root, f"{dataset}-{task}-{method}",
+                  record(method, 0, 70.0, 1.0, 2.0, dataset=dataset, task=task, forget=forget, n_forget=100))
+    write(root, "sequence", sequence_record("ssd", 0, [1.0, 2.0]))
+
+
+def test_the_report_rebuilds_every_table_from_wandb_offline_folders(tmp_path):
+    """The results.json each W&B run keeps (files/) gives the same report as the run folders."""
+    local, wandb_root = tmp_path / "local", tmp_path / "wandb_runs"
+    _every_kind_of_run(local)
+    for i, path in enumerate(sorted(local.rglob("results.json"), key=lambda p: p.stat().st_mtime_ns)):  # same order
+        copy = wandb_root / str(i) / "wandb" / f"offline-run-2026_{i}" / "files" / "results.json"
+        copy.parent.mkdir(parents=True)
+        copy.write_text(path.read_text())
+    assert report_main([str(local), "--out", str(tmp_path / "from_local")]) == 0
+    assert report_main([str(wandb_root), "--out", str(tmp_path / "from_wandb")]) == 0
+    assert "Sequential forgetting" in (tmp_path / "from_wandb" / "tables.md").read_text()
+    for name in ("tables.md", "tables.csv", *(f"table_{n}.tex" for n in "123456")):
+        assert (tmp_path / "from_wandb" / name).read_text() == (tmp_path / "from_local" / name).read_text()
+
+
+def test_an_online_project_is_read_through_the_wandb_api(tmp_path, monkeypatch):
+    """read_project against a stand-in for wandb.Api (the real one needs a login and the network):
+    every run's results.json is fetched; a run without one is skipped."""
+    import wandb
+
+    from unlearn_bench.report.wandb_reader import read_project
+
+    saved = {"a": record("ssd", 0, 70.0, 1.0, 2.0), "b": record("retrain", 0, 71.0, 0.0, 1.0), "c": None}
+
+    class File:
+        def __init__(self, run_id):
+            self.run_id = run_id
+
+        def download(self, root, replace):
+            if saved[self.run_id] is None:
+                raise ValueError("no such file")
+            path = Path(root) / "results.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(saved[self.run_id]))
+            return open(path)
+
+    class Run:
+        def __init__(self, run_id):
+            self.id = run_id
+
+        def file(self, name):
+            assert name == "results.json"
+            return File(self.id)
+
+    class Api:
+        def runs(self, path, filters):
+            assert path == "me/unlearn-bench"
+            return [Run(run_id) for run_id in saved]
+
+    monkeypatch.setattr(wandb, "Api", Api)
+    assert sorted(r["method"] for r in read_project("me/unlearn-bench")) == ["retrain", "ssd"]

@@ -27,7 +27,7 @@ from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.models.checkpoint import original_from_checkpoint
 from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.results import format_table, versions, write_results
-from unlearn_bench.trackers import log_to_trackers
+from unlearn_bench.tracking import for_role, log_model_source, open_tracker
 from unlearn_bench.training.module import fit_classifier
 from unlearn_bench.training.store import ModelStore
 from unlearn_bench.validation import validate_config, validate_data
@@ -114,23 +114,28 @@ class Experiment:
         }
 
 
-def _fit(exp: Experiment, recipe):
+def _fit(exp: Experiment, recipe, logger=None):
     cfg = exp.cfg
     return lambda train_idx, val_idx: lambda net: fit_classifier(
         net, exp.dataset("train", train_idx, train_transform=True), exp.dataset("val", val_idx), recipe,
-        cfg.trainer, cfg.seed)
+        cfg.trainer, cfg.seed, logger=logger)
 
 
-def train_gold(exp: Experiment, store: ModelStore, material: dict, split: ForgetSplit, recipe):
-    """The gold model of `split` (retrained from scratch without its forget samples), and its record."""
+def train_gold(exp: Experiment, store: ModelStore, material: dict, split: ForgetSplit, recipe, *, logger=None):
+    """The gold model of `split` (retrained from scratch without its forget samples), and its record;
+    its training curves go to `logger` (a Lightning logger) under gold/."""
     gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
-    return store.get_or_train(gold_material, exp.initial_model, _fit(exp, recipe)(split.retain_idx, split.val_retain_idx))
+    gold, info = store.get_or_train(gold_material, exp.initial_model,
+                                    _fit(exp, recipe, for_role(logger, "gold"))(split.retain_idx, split.val_retain_idx))
+    log_model_source(logger, "gold", info)
+    return gold, info
 
 
-def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True):
+def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True, *, logger=None):
     """The original and the gold model (and their store records), trained or read from `store`;
     gold=False skips the gold model (returns None for it). `model.checkpoint` (not an initialisation,
-    as for ViT) brings a trained original instead."""
+    as for ViT) brings a trained original instead. Training curves go to `logger` (a Lightning
+    logger) under original/ and gold/, and whether each model was trained or read."""
     cfg = exp.cfg
     recipe = build(cfg.training)
     checkpoint = cfg.model.get("checkpoint")
@@ -138,10 +143,11 @@ def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool 
         original, original_info = original_from_checkpoint(exp.build_model(), checkpoint)
     else:
         original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model,
-                                                     _fit(exp, recipe)(None, None))
+                                                     _fit(exp, recipe, for_role(logger, "original"))(None, None))
+    log_model_source(logger, "original", original_info)
     if not gold:
         return recipe, (original, original_info), None
-    return recipe, (original, original_info), train_gold(exp, store, material, exp.split, recipe)
+    return recipe, (original, original_info), train_gold(exp, store, material, exp.split, recipe, logger=logger)
 
 
 def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
@@ -211,11 +217,17 @@ def run(cfg: DictConfig) -> dict:
     task = build(cfg.task)
     check_protocol(cfg.protocol.name)
     lens_configs(cfg.get("lenses"))  # a bad lenses.* value fails now, not after training
-    if getattr(task, "requests", 1) > 1:
-        from unlearn_bench.sequential import run_sequence
-
-        return run_sequence(cfg, task)
     method = build_method(cfg, task.name)
+    with open_tracker(cfg, method.name, architecture(cfg.model)) as tracker:
+        if getattr(task, "requests", 1) > 1:
+            from unlearn_bench.sequential import run_sequence
+
+            return run_sequence(cfg, task, tracker)
+        return run_one(cfg, task, method, tracker)
+
+
+def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
+    """One forget request: train (or read) the models, unlearn, evaluate, write and log the record."""
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
     split = task.split(data)
@@ -224,7 +236,7 @@ def run(cfg: DictConfig) -> dict:
     cache = Path(cfg.paths.cache_dir)
     material = exp.material()
     store = ModelStore(cache / "models")
-    recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material)
+    recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material, logger=tracker.logger)
 
     eval_sets = split_sets(exp, split)
     full = build_context(exp, split, original, original_info, material, recipe, device)
@@ -279,7 +291,7 @@ def run(cfg: DictConfig) -> dict:
         "versions": versions(),
     }
     path = write_results(record, cfg.paths.output_dir)
-    log_to_trackers(cfg, record, path)
+    tracker.log_results(record, path)
     print(f"\n{split.describe()} — {method.name} (accuracies and MIA in %)\n{format_table(record)}\n")
     log.info("Results written to %s", path)
     return record

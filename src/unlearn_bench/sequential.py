@@ -37,7 +37,6 @@ from unlearn_bench.pipeline import (
     unlearn,
 )
 from unlearn_bench.results import versions, write_results
-from unlearn_bench.trackers import log_to_trackers
 from unlearn_bench.training.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -100,8 +99,9 @@ def _weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def run_sequence(cfg: DictConfig, task) -> dict:
-    """Run the method on each request in turn; write one record holding every step."""
+def run_sequence(cfg: DictConfig, task, tracker) -> dict:
+    """Run the method on each request in turn; write one record holding every step and log it to
+    `tracker` (a tracking.RunTracker)."""
     method_name = build_method(cfg, task.name).name
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
@@ -109,12 +109,12 @@ def run_sequence(cfg: DictConfig, task) -> dict:
     exp = Experiment(cfg, data, together[0])
     material = exp.material()
     store = ModelStore(f"{cfg.paths.cache_dir}/models")
-    recipe, (original, original_info), _ = train_models(exp, store, material, gold=False)
+    recipe, (original, original_info), _ = train_models(exp, store, material, gold=False, logger=tracker.logger)
     recompute = bool((cfg.get("sequential") or {}).get("recompute_importance", False))
     model, steps = original, []
     for k, (request, so_far) in enumerate(zip(alone, together, strict=True), start=1):
         log.info("Request %d/%d: %s", k, len(alone), request.describe())
-        gold, gold_info = train_gold(exp, store, material, so_far, recipe)
+        gold, gold_info = train_gold(exp, store, material, so_far, recipe, logger=tracker.logger)
         importance = None
         train_idx = None
         if recompute and k > 1:
@@ -132,7 +132,7 @@ def run_sequence(cfg: DictConfig, task) -> dict:
                                  cfg, device, method, measured_s, gold_info))
     record = _record(cfg, method_name, data, task, steps, original_info)
     path = write_results(record, cfg.paths.output_dir)
-    log_to_trackers(cfg, record, path)
+    tracker.log_results(record, path)
     print(_summary(record))
     log.info("Results written to %s", path)
     return record

@@ -199,6 +199,11 @@ def _is_ssd(record: dict) -> bool:
     return record["method"] == "ssd" and "importance_train_s" in (record.get("method_report") or {})
 
 
+def observation(record: dict) -> Observation:
+    """One record in table terms, on its own (SSD's []_D time read from a cache stays as recorded)."""
+    return _observation(record, {})
+
+
 def _observation(record: dict, computed: dict[str, float]) -> Observation:
     cols = record["paper_columns"]
     values = {k: _num(cols["unlearned"].get(k)) for k in ("Dr", "Df", "MIA")}

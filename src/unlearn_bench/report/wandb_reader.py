@@ -1,5 +1,5 @@
 """Results records back from W&B: offline run folders (no server needed) or, online, a project
-through wandb.Api(). Each run carries its results.json as a file (trackers.py saves it)."""
+through wandb.Api(). Each run carries its results.json as a file (tracking/session.py saves it)."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ class ClassifierModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch[0], batch[1]
         loss = F.cross_entropy(self(x), y, label_smoothing=self.recipe.label_smoothing)
-        self.log("train_loss", loss, prog_bar=True)
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -162,11 +162,14 @@ def fit_classifier(
     recipe,
     trainer_cfg,
     seed: int,
+    *,
+    logger=None,
 ) -> dict:
     """Train `net` in place with `recipe`, select the best epoch on validation; return training facts.
 
     `trainer_cfg`: accelerator, devices and strategy (devices > 1: DDP, e.g. strategy=ddp_spawn),
-    precision (32-true, bf16-mixed, 16-mixed), channels_last, compile."""
+    precision (32-true, bf16-mixed, 16-mixed), channels_last, compile. `logger`: a Lightning logger
+    for the curves (train loss per step and epoch, val_acc per epoch), None for none."""
     L.seed_everything(seed, workers=True, verbose=False)
     channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
     if channels_last:
@@ -182,7 +185,7 @@ def fit_classifier(
         precision=trainer_setting(trainer_cfg, "precision", "32-true"),
         max_epochs=recipe.epochs,
         callbacks=[best],
-        logger=False,
+        logger=logger or False,
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=bool(trainer_setting(trainer_cfg, "enable_progress_bar", True)),
