@@ -106,4 +106,4 @@ def test_every_epoch_logs_a_progress_line_with_bars_off(digits, caplog, one_thre
     lines = [r.getMessage() for r in caplog.records if "original: epoch" in r.getMessage()]
     assert [line.split(" · ")[0] for line in lines] == [f"original: epoch {i}/5" for i in range(1, 6)]
     assert all("train loss" in line and "val acc" in line and "ETA" in line for line in lines)
-    assert lines[-1].endswith("ETA 0 s")
+    assert lines[-1].endswith("ETA 0.0 s")

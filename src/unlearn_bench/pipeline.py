@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from unlearn_bench.artifacts import save_artifacts
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
@@ -28,6 +29,7 @@ from unlearn_bench.models.checkpoint import original_checkpoint, original_from_c
 from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.tracking import for_role, log_model_source, open_tracker
+from unlearn_bench.training.callbacks import duration
 from unlearn_bench.training.checkpoints import get_or_train_resumable
 from unlearn_bench.training.module import fit_classifier
 from unlearn_bench.training.store import ModelStore
@@ -176,6 +178,12 @@ def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
     }
 
 
+def scorer(cfg: DictConfig, eval_sets: dict, device: torch.device, recipe):
+    """The evaluation of a model on the evaluated splits (the same for every role and for evaluate-only)."""
+    return lambda model: evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers, cfg.trainer,
+                                  mia_C=cfg.protocol.mia_C)
+
+
 def build_context(exp: Experiment, split: ForgetSplit, original, original_info: dict, material: dict, recipe,
                   device: torch.device, train_idx=None, importance_material: dict | None = None) -> UnlearnContext:
     """Everything a method may be given for `split` (each method sees only what it declares:
@@ -257,14 +265,12 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     order = full.importance_material["order"]
     ctx = full.for_method(method)
     torch.manual_seed(cfg.seed)
+    log.info("%s: unlearning…", method.name)
     start = time.perf_counter()
     unlearned = unlearn(method, original, ctx, gold, gold_info)
     measured_s = time.perf_counter() - start
-
-    def score(model):
-        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers, cfg.trainer,
-                        mia_C=cfg.protocol.mia_C)
-
+    log.info("%s: done in %s.", method.name, duration(measured_s))
+    score = scorer(cfg, eval_sets, device, recipe)
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material,
@@ -304,6 +310,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
         "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": versions(),
     }
+    record["artifacts"] = save_artifacts(cfg, record, unlearned)
     path = write_results(record, cfg.paths.output_dir)
     tracker.log_results(record, path)
     print(f"\n{split.describe()} — {method.name} (accuracies and MIA in %)\n{format_table(record)}\n")

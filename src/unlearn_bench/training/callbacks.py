@@ -39,7 +39,9 @@ class KeepBestState(L.Callback):
 
 
 def duration(seconds: float) -> str:
-    """12 s, 3.4 min, 1.2 h."""
+    """0.4 s, 12 s, 3.4 min, 1.2 h."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
