@@ -15,6 +15,7 @@ from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.prepare import prepare
 from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.models.cnn import SmallCNN
+from unlearn_bench.pipeline import run
 from unlearn_bench.training.module import ClassifierModule, Recipe, fit_classifier
 
 # batched augmentations: the resumed run must continue their random stream, not restart it
@@ -107,3 +108,32 @@ def test_every_epoch_logs_a_progress_line_with_bars_off(digits, caplog, one_thre
     assert [line.split(" · ")[0] for line in lines] == [f"original: epoch {i}/5" for i in range(1, 6)]
     assert all("train loss" in line and "val acc" in line and "ETA" in line for line in lines)
     assert lines[-1].endswith("ETA 0.0 s")
+
+
+def test_a_run_killed_in_training_resumes_from_its_checkpoint_folder(make_cfg, tmp_path, monkeypatch, caplog,
+                                                                      one_thread):
+    tiny = ("method=baseline", "dataset.train_subset=300", "dataset.test_subset=100")
+    whole = run(make_cfg(*tiny, f"paths.root_dir={tmp_path}/whole"))
+    real_step = ClassifierModule.training_step
+
+    def dies_in_epoch_2(self, batch, batch_idx):
+        if self.current_epoch == 2:
+            raise Killed("killed")
+        return real_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(ClassifierModule, "training_step", dies_in_epoch_2)
+    with pytest.raises(Killed):
+        run(make_cfg(*tiny))
+    folders = list((tmp_path / ".cache" / "unlearn_bench" / "checkpoints").iterdir())
+    assert len(folders) == 1 and (folders[0] / "last.ckpt").is_file()
+    monkeypatch.setattr(ClassifierModule, "training_step", real_step)
+
+    caplog.set_level(logging.INFO)
+    resumed = run(make_cfg(*tiny, "save.training_checkpoints=true"))
+    assert f"original: resuming the interrupted training from {folders[0] / 'last.ckpt'}" in caplog.text
+    assert resumed["models"]["original"]["key"] == folders[0].name
+    assert resumed["models"]["original"]["resumed"] and not resumed["models"]["gold"]["resumed"]
+    assert resumed["metrics"] == whole["metrics"]
+    kept = sorted(p.name for p in (tmp_path / ".cache" / "unlearn_bench" / "checkpoints").iterdir())
+    assert kept == sorted([resumed["models"]["original"]["key"], resumed["models"]["gold"]["key"]])
+    assert not any((tmp_path / "whole" / ".cache" / "unlearn_bench" / "checkpoints").iterdir())  # removed

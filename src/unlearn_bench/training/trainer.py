@@ -53,8 +53,7 @@ DEFAULTS = {"accelerator": "auto", "devices": 1, "strategy": "auto", "precision"
             "enable_model_summary": False, "num_sanity_val_steps": 0}
 
 
-def lightning_arguments() -> set[str]:
-    return set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+LIGHTNING_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
 
 
 def _settings(trainer_cfg: Any) -> dict:
@@ -70,7 +69,7 @@ def _settings(trainer_cfg: Any) -> dict:
 
 def check_trainer_settings(trainer_cfg: Any) -> None:
     """Refuse a cfg.trainer key that Lightning does not know, or one the suite sets itself."""
-    known = lightning_arguments()
+    known = LIGHTNING_ARGUMENTS
     for key, value in _settings(trainer_cfg).items():
         if key in SUITE_KEYS:
             continue
