@@ -67,8 +67,8 @@ def test_evaluate_only_reproduces_the_metrics_of_the_run(saved_run):
     record, root, overrides = saved_run
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=[*overrides, f"paths.output_dir={root}/eval",
-                                                         f"model_file={root}/run/{UNLEARNED_MODEL}"])
+        cfg = compose(config_name="config", overrides=[*overrides, f"paths.output_dir={root}/eval",
+                                                       f"+model_file={root}/run/{UNLEARNED_MODEL}"])
     GlobalHydra.instance().clear()
     evaluated = evaluate_saved(cfg)
     assert evaluated["mode"] == "evaluate" and evaluated["method"] == "ssd"

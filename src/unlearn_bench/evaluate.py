@@ -5,7 +5,8 @@
 PATH: a run's unlearned_model.safetensors, or any state dict of the configured model (.pt/.pth,
 .safetensors, a .ckpt of this suite). The original and gold models are scored beside it when the
 model store holds them (nothing is trained), and with a gold model the gap and distance to it.
-results.json (marked "mode": "evaluate") goes to the run folder.
+results.json (marked "mode": "evaluate") goes to the run folder. The config is the run's own
+(conf/config.yaml) plus `model_file`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.cache.tensor_file import InvalidEntry, decode
-from unlearn_bench.errors import build
+from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.metrics.evaluate import paper_columns
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.models.checkpoint import (
@@ -77,6 +78,8 @@ def reference_models(exp: Experiment, store: ModelStore) -> dict:
 
 def evaluate_saved(cfg: DictConfig) -> dict:
     """Score cfg.model_file (and the stored original and gold models); write and return the record."""
+    if not cfg.get(KEY):
+        raise UnlearnBenchError(f"{KEY} is not set: python -m unlearn_bench.evaluate {KEY}=PATH [the run's overrides].")
     validate_config(cfg)
     task = build(cfg.task)
     check_protocol(cfg.protocol.name)
@@ -121,14 +124,22 @@ def evaluate_saved(cfg: DictConfig) -> dict:
     return record
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     from unlearn_bench.job import single_run
 
     return single_run(cfg, evaluate_saved)
 
 
+def with_model_file(argv: list[str]) -> list[str]:
+    """`model_file=PATH` adds a key to the run's config: Hydra spells that `+model_file=PATH`."""
+    return [f"+{arg}" if arg.startswith(f"{KEY}=") else arg for arg in argv]
+
+
 if __name__ == "__main__":
+    import sys
+
     from unlearn_bench.__main__ import cli
 
+    sys.argv = with_model_file(sys.argv)
     cli(main)
