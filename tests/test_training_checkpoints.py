@@ -4,12 +4,16 @@ uninterrupted one; the best epoch is the one KeepBestState picks; the per-epoch 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import signal
+import time
 
 import pytest
 import torch
 from torchvision.transforms import v2
 
+from cli_helpers import finish, start
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.prepare import prepare
@@ -137,3 +141,20 @@ def test_a_run_killed_in_training_resumes_from_its_checkpoint_folder(make_cfg, t
     kept = sorted(p.name for p in (tmp_path / ".cache" / "unlearn_bench" / "checkpoints").iterdir())
     assert kept == sorted([resumed["models"]["original"]["key"], resumed["models"]["gold"]["key"]])
     assert not any((tmp_path / "whole" / ".cache" / "unlearn_bench" / "checkpoints").iterdir())  # removed
+
+
+def test_a_run_stopped_by_sigterm_resumes_on_the_next_invocation(tmp_path):
+    """The real thing: SIGTERM (Slurm's time limit) during the original model's training, then the same command."""
+    log = tmp_path / "first" / "__main__.log"
+    proc = start(tmp_path, "method=baseline", "training.epochs=12", f"hydra.run.dir={tmp_path}/first")
+    deadline = time.monotonic() + 600
+    while not (log.exists() and "original: epoch 2/12" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, finish(proc)[2][-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert finish(proc)[0] == 128 + signal.SIGTERM
+    code, _, err = finish(start(tmp_path, "method=baseline", "training.epochs=12", f"hydra.run.dir={tmp_path}/second"))
+    assert code == 0, err[-3000:]
+    second = (tmp_path / "second" / "__main__.log").read_text()
+    assert "original: resuming the interrupted training from" in second and "original: epoch 1/12" not in second
+    assert json.loads((tmp_path / "second" / "results.json").read_text())["models"]["original"]["resumed"]
