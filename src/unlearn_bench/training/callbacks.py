@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import sys
 import time
 
 import lightning as L
@@ -60,8 +61,8 @@ class EpochProgress(L.Callback):
     def on_train_start(self, trainer, pl_module):
         self.start, self.first_epoch = time.perf_counter(), trainer.current_epoch
         if trainer.is_global_zero and trainer.current_epoch > 0:
-            log.info("%s: resumed from %s at epoch %d/%d.", self.name, trainer.ckpt_path,
-                     trainer.current_epoch + 1, trainer.max_epochs)
+            _info("%s: resumed from %s at epoch %d/%d.", self.name, trainer.ckpt_path,
+                  trainer.current_epoch + 1, trainer.max_epochs)
 
     def on_train_epoch_start(self, trainer, pl_module):
         self.loss_sum, self.batches = torch.zeros((), device=pl_module.device), 0
@@ -80,5 +81,13 @@ class EpochProgress(L.Callback):
         loss = float(self.loss_sum) / self.batches if self.batches else math.nan
         val = trainer.callback_metrics.get("val_acc")
         val_text = f"val acc {float(val):.2f}%" if val is not None else "no validation"
-        log.info("%s: epoch %d/%d · train loss %.4f · %s · %s/epoch · ETA %s", self.name, epoch, total, loss,
-                 val_text, duration(per_epoch), duration(per_epoch * (total - epoch)))
+        _info("%s: epoch %d/%d · train loss %.4f · %s · %s/epoch · ETA %s", self.name, epoch, total, loss,
+              val_text, duration(per_epoch), duration(per_epoch * (total - epoch)))
+
+
+def _info(message: str, *args) -> None:
+    """An INFO line; on stderr in a spawned DDP rank, where the parent's logging setup does not exist."""
+    if log.hasHandlers():
+        log.info(message, *args)
+    else:
+        print(message % args, file=sys.stderr, flush=True)
