@@ -188,8 +188,9 @@ def fit_classifier(
 
     `trainer_cfg`: cfg.trainer (any lightning.Trainer argument, and the suite's channels_last,
     compile; see training/trainer.py). `logger`: a Lightning logger for the curves (train loss per
-    step and epoch, val_acc per epoch), None for none. `checkpoint_dir`: write last.ckpt every epoch and the best epoch there, and resume from an
-    earlier last.ckpt (None: the best epoch is kept in memory). `name` labels the progress lines."""
+    step and epoch, val_acc per epoch), None for none. `checkpoint_dir`: write last.ckpt every epoch
+    and the best epoch there, and resume from an earlier last.ckpt (None: the best epoch is kept in
+    memory). `name` labels the progress lines."""
     L.seed_everything(seed, workers=True, verbose=False)
     channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
     if channels_last:
