@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.models.checkpoint import load_resnet18_weights, official_to_ours
+from unlearn_bench.models.checkpoint import load_weights, official_to_ours
 from unlearn_bench.models.resnet import resnet18
 from unlearn_bench.pipeline import run
 
@@ -58,7 +58,7 @@ def test_renamed_state_dict_loads_and_gives_identical_outputs():
     source = trained_looking()
     state = official_state(source)
     assert "conv2_x.0.residual_function.0.weight" in state and "layers.0.conv1.weight" not in state
-    loaded = load_resnet18_weights(resnet18(num_classes=10, width=8), state)
+    loaded = load_weights(resnet18(num_classes=10, width=8), state)
     x = torch.randn(4, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(loaded(x), source(x))
@@ -70,18 +70,18 @@ def test_first_shape_mismatch_is_named():
     state["conv3_x.0.residual_function.1.weight"] = torch.ones(3)
     with pytest.raises(UnlearnBenchError, match=r"conv3_x\.0\.residual_function\.1\.weight \(our layers\.2\.bn1\.weight\) "
                                                 r"has shape \(3,\), the model expects \(16,\)"):
-        load_resnet18_weights(resnet18(num_classes=10, width=8), state)
+        load_weights(resnet18(num_classes=10, width=8), state)
 
 
 def test_missing_and_extra_parameters_are_named():
     state = official_state(trained_looking())
     del state["fc.bias"]
     with pytest.raises(UnlearnBenchError, match="lacks the parameter fc.bias"):
-        load_resnet18_weights(resnet18(num_classes=10, width=8), state)
+        load_weights(resnet18(num_classes=10, width=8), state)
     state = official_state(trained_looking())
     state["conv6_x.0.weight"] = torch.ones(1)
     with pytest.raises(UnlearnBenchError, match="holds conv6_x.0.weight"):
-        load_resnet18_weights(resnet18(num_classes=10, width=8), state)
+        load_weights(resnet18(num_classes=10, width=8), state)
 
 
 def test_checkpoint_is_the_original_model_in_a_run(make_cfg, tmp_path):

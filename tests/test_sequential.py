@@ -36,6 +36,10 @@ def test_three_random_requests_end_to_end_with_golds_excluding_all_earlier_forge
     assert record["paper_columns"] == steps[-1]["paper_columns"]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(saved["sequence"]) == 3
+    # the model after the last request is saved like a single run's
+    assert saved["artifacts"]["unlearned_model"] == "unlearned_model.safetensors"
+    card = json.loads((tmp_path / "out" / "unlearned_model.json").read_text())
+    assert card["method"] == "finetune" and card["forget"] == record["forget"]
 
 
 def test_class_requests_are_the_next_classes_and_disjoint(make_cfg):

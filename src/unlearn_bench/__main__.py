@@ -19,11 +19,11 @@ def main(cfg: DictConfig) -> float:
     return sweep_job(cfg, run) if is_multirun() else single_run(cfg, run)
 
 
-def cli() -> None:
-    """`main` with SIGTERM / SIGINT ending the process with 128 + the signal's number."""
+def cli(entry=main) -> None:
+    """`entry` (a @hydra.main function) with SIGTERM / SIGINT ending the process with 128 + the signal's number."""
     interrupts.install()
     try:
-        main()
+        entry()
     except interrupts.Interrupted as stop:
         log_to_file(f"error: {stop}")
         logging.shutdown()

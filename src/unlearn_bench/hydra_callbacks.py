@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
 from unlearn_bench.job import FAILURE_FILE
+from unlearn_bench.sweep_size import ENV, sweep_size
 from unlearn_bench.trial_states import fail_orphaned_trials, start_search
 from unlearn_bench.tuning import best_trial, count_done_trials, write_tuned_config
 
@@ -78,3 +80,15 @@ class SweepSummary(Callback):
         lines += [f"  job {f.get('job')} ({' '.join(f.get('overrides', []))}): {f.get('error')}" for f in failures]
         print("\n".join(lines), file=sys.stderr)
         sys.exit(1)
+
+
+class SweepSize(Callback):
+    """Before a sweep: count its jobs, so that each job logs `job i/N` (sweep_size.job_label)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        total = sweep_size(config)
+        if total is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = str(total)
+            log.info("Sweep of %d jobs.", total)

@@ -20,6 +20,7 @@ from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
 from unlearn_bench.errors import UnlearnBenchError, user_error
 from unlearn_bench.interrupts import Interrupted
 from unlearn_bench.results import RESULTS_FILE
+from unlearn_bench.sweep_size import job_label
 from unlearn_bench.trial_states import claim_trial, fail_claimed_trial
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def _record_failure(cfg: DictConfig, err: Exception) -> str:
 def sweep_job(cfg: DictConfig, run: Callable[[DictConfig], dict]) -> float:
     """One job of a sweep. A finished job (verified results) is skipped; a failing one is recorded
     (failure.json, the log) and the sweep goes on; an Optuna trial ends FAIL, never RUNNING."""
+    log.info("Sweep %s: %s", job_label(), " ".join(HydraConfig.get().overrides.task))
     out = Path(cfg.paths.output_dir)
     (out / FAILURE_FILE).unlink(missing_ok=True)
     for tmp in stale_temps(out / RESULTS_FILE):  # left by a kill of an earlier invocation

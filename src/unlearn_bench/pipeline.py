@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from unlearn_bench.artifacts import save_artifacts
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
@@ -24,12 +25,15 @@ from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.metrics.evaluate import evaluate, paper_columns, tuning_columns
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.models.checkpoint import original_from_checkpoint
+from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
 from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.results import format_table, versions, write_results
 from unlearn_bench.tracking import for_role, log_model_source, open_tracker
+from unlearn_bench.training.callbacks import duration
+from unlearn_bench.training.checkpoints import get_or_train_resumable
 from unlearn_bench.training.module import fit_classifier
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.training.trainer import weight_settings
 from unlearn_bench.validation import validate_config, validate_data
 
 log = logging.getLogger(__name__)
@@ -103,7 +107,7 @@ class Experiment:
     def material(self) -> dict:
         """Everything that determines the original model; the gold model adds its forget split."""
         cfg = self.cfg
-        return {
+        material = {
             "data": self.data.bundle.fingerprint(),
             "dataset": {k: OmegaConf.to_container(cfg.dataset, resolve=True).get(k) for k in DATA_KEYS},
             "model": OmegaConf.to_container(cfg.model.net, resolve=True),
@@ -112,38 +116,50 @@ class Experiment:
             "precision": cfg.trainer.precision,
             "seed": cfg.seed,
         }
+        tuned = weight_settings(cfg.trainer)  # e.g. gradient clipping: another model
+        return {**material, "trainer": tuned} if tuned else material
 
 
-def _fit(exp: Experiment, recipe, logger=None):
+def _trained(exp: Experiment, store: ModelStore, material: dict, recipe, name: str, train_idx=None, val_idx=None,
+             logger=None):
+    """The model of `material` from `store`, or trained (checkpointed, resumable; curves to `logger`) and stored."""
     cfg = exp.cfg
-    return lambda train_idx, val_idx: lambda net: fit_classifier(
-        net, exp.dataset("train", train_idx, train_transform=True), exp.dataset("val", val_idx), recipe,
-        cfg.trainer, cfg.seed, logger=logger)
+
+    def fit(net, checkpoint_dir):
+        return fit_classifier(net, exp.dataset("train", train_idx, train_transform=True), exp.dataset("val", val_idx),
+                              recipe, cfg.trainer, cfg.seed, logger=logger, checkpoint_dir=checkpoint_dir, name=name)
+
+    save = cfg.get("save") or {}
+    return get_or_train_resumable(store, material, exp.initial_model, fit, cfg.paths.get("checkpoint_dir"),
+                                  keep=bool(save.get("training_checkpoints", False)))
+
+
+def gold_material(material: dict, split: ForgetSplit) -> dict:
+    return {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
 
 
 def train_gold(exp: Experiment, store: ModelStore, material: dict, split: ForgetSplit, recipe, *, logger=None):
     """The gold model of `split` (retrained from scratch without its forget samples), and its record;
     its training curves go to `logger` (a Lightning logger) under gold/."""
-    gold_material = {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
-    gold, info = store.get_or_train(gold_material, exp.initial_model,
-                                    _fit(exp, recipe, for_role(logger, "gold"))(split.retain_idx, split.val_retain_idx))
+    gold, info = _trained(exp, store, gold_material(material, split), recipe, "gold", split.retain_idx,
+                          split.val_retain_idx, logger=for_role(logger, "gold"))
     log_model_source(logger, "gold", info)
     return gold, info
 
 
 def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True, *, logger=None):
     """The original and the gold model (and their store records), trained or read from `store`;
-    gold=False skips the gold model (returns None for it). `model.checkpoint` (not an initialisation,
-    as for ViT) brings a trained original instead. Training curves go to `logger` (a Lightning
-    logger) under original/ and gold/, and whether each model was trained or read."""
+    gold=False skips the gold model (returns None for it). `model.original_ckpt` brings a trained
+    original instead. Training curves go to `logger` (a Lightning logger) under original/ and gold/,
+    and whether each model was trained or read."""
     cfg = exp.cfg
     recipe = build(cfg.training)
-    checkpoint = cfg.model.get("checkpoint")
-    if checkpoint and "checkpoint" not in cfg.model.net:
+    checkpoint = original_checkpoint(cfg.model)
+    if checkpoint:
         original, original_info = original_from_checkpoint(exp.build_model(), checkpoint)
     else:
-        original, original_info = store.get_or_train({**material, "role": "original"}, exp.initial_model,
-                                                     _fit(exp, recipe, for_role(logger, "original"))(None, None))
+        original, original_info = _trained(exp, store, {**material, "role": "original"}, recipe, "original",
+                                           logger=for_role(logger, "original"))
     log_model_source(logger, "original", original_info)
     if not gold:
         return recipe, (original, original_info), None
@@ -160,6 +176,12 @@ def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
         "val_retain": exp.dataset("val", split.val_retain_idx),
         "val_forget": exp.dataset("val", np.setdiff1d(np.arange(len(exp.data.val)), split.val_retain_idx)),
     }
+
+
+def scorer(cfg: DictConfig, eval_sets: dict, device: torch.device, recipe):
+    """The evaluation of a model on the evaluated splits (the same for every role and for evaluate-only)."""
+    return lambda model: evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers, cfg.trainer,
+                                  mia_C=cfg.protocol.mia_C)
 
 
 def build_context(exp: Experiment, split: ForgetSplit, original, original_info: dict, material: dict, recipe,
@@ -243,14 +265,12 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     order = full.importance_material["order"]
     ctx = full.for_method(method)
     torch.manual_seed(cfg.seed)
+    log.info("%s: unlearning…", method.name)
     start = time.perf_counter()
     unlearned = unlearn(method, original, ctx, gold, gold_info)
     measured_s = time.perf_counter() - start
-
-    def score(model):
-        return evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers, cfg.trainer,
-                        mia_C=cfg.protocol.mia_C)
-
+    log.info("%s: done in %s.", method.name, duration(measured_s))
+    score = scorer(cfg, eval_sets, device, recipe)
     metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material,
@@ -290,6 +310,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
         "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": versions(),
     }
+    record["artifacts"] = save_artifacts(cfg, record, unlearned)
     path = write_results(record, cfg.paths.output_dir)
     tracker.log_results(record, path)
     print(f"\n{split.describe()} — {method.name} (accuracies and MIA in %)\n{format_table(record)}\n")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn_bench.artifacts import save_artifacts
 from unlearn_bench.data.forget import ForgetSplit, RandomTask, _resolve_name
 from unlearn_bench.data.prepare import PreparedData
 from unlearn_bench.errors import UnlearnBenchError
@@ -131,6 +132,7 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
         steps.append(_score_step(k, so_far, request, exp, {"unlearned": model, "original": original, "gold": gold},
                                  cfg, device, method, measured_s, gold_info))
     record = _record(cfg, method_name, data, task, steps, original_info)
+    record["artifacts"] = save_artifacts(cfg, record, model)  # the model after the last request
     path = write_results(record, cfg.paths.output_dir)
     tracker.log_results(record, path)
     print(_summary(record))

@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.training.trainer import check_trainer_settings
 
 # method / training settings that must be whole numbers ≥ 1, or > 0
 _COUNT = re.compile(r"(^|_)(batch_size|repeats|samples_per_class)$")
@@ -78,6 +79,7 @@ def validate_config(cfg: DictConfig) -> None:
         raise UnlearnBenchError(f"{missing[0]} is not set (set {missing[0]}=... on the command line or in "
                                 "your config).")
     _integer("seed", cfg.seed, 0, "0")
+    check_trainer_settings(cfg.trainer)
     _integer("eval_batch_size", cfg.eval_batch_size, 1, "256")
     dataset = cfg.dataset
     if dataset.num_classes is not None:  # null: counted from the data (dataset=image_folder)

@@ -107,6 +107,14 @@ class TensorBatches:
             x = self.transform(images, self.augment_generator, augment=self.augment)
             yield (x, *(c[idx] for c in self.columns))
 
+    def rng_state(self) -> dict:
+        """The batch order's and the augmentations' generator states (saved with a training checkpoint)."""
+        return {"order": self.order_generator.get_state(), "augment": self.augment_generator.get_state()}
+
+    def set_rng_state(self, state: dict) -> None:
+        self.order_generator.set_state(state["order"])
+        self.augment_generator.set_state(state["augment"])
+
     # what the multi-device importance pass reads of a DataLoader (unshuffled batches of `dataset`)
     @property
     def batch_sampler(self) -> list[list[int]]:

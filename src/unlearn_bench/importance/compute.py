@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 
 import torch
@@ -9,8 +11,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from unlearn_bench.importance.estimators import Importances, get_estimator
-from unlearn_bench.importance.lightning_pass import lightning_pass, trainer_setting
+from unlearn_bench.importance.lightning_pass import lightning_pass
 from unlearn_bench.importance.loop import loop_pass
+from unlearn_bench.precision import trainer_setting
+from unlearn_bench.training.callbacks import duration
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "loop", "lightning")
 
@@ -38,7 +44,12 @@ def compute_importance(estimator: str, model: nn.Module, loader: DataLoader, dev
     if backend not in BACKENDS:
         raise ValueError(f"Unknown importance backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
     progress = bool(trainer_setting(trainer_cfg, "enable_progress_bar", True))
+    log.info("%s: %s importance pass over %d batches…", desc, estimator, len(loader))
+    start = time.perf_counter()
     if backend == "loop" or (backend == "auto" and _fast_path_applies(trainer_cfg)):
-        return loop_pass(fn, model, loader, device, desc, progress)
-    return lightning_pass(estimator, model, loader, trainer_cfg, desc, progress)
+        result = loop_pass(fn, model, loader, device, desc, progress)
+    else:
+        result = lightning_pass(estimator, model, loader, trainer_cfg, desc, progress)
+    log.info("%s: importance pass done in %s.", desc, duration(time.perf_counter() - start))
+    return result
 

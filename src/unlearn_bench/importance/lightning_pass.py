@@ -26,6 +26,8 @@ from unlearn_bench.distributed import end_spawned_process_group
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance.estimators import Importances, get_estimator, trainable
 from unlearn_bench.importance.sums import ImportanceSums
+from unlearn_bench.precision import trainer_setting
+from unlearn_bench.training.trainer import build_trainer
 
 # FixedBatches returns every index by construction (Lightning cannot check a custom batch sampler)
 warnings.filterwarnings("ignore", message="You are using a custom batch sampler `FixedBatches`")
@@ -109,13 +111,6 @@ class _DescribedProgressBar(TQDMProgressBar):
         return self._desc
 
 
-def trainer_setting(trainer_cfg: Mapping | None, key: str, default: Any) -> Any:
-    if trainer_cfg is None:
-        return default
-    value = trainer_cfg.get(key, default)
-    return default if value is None else value
-
-
 def _check_strategy(strategy: str) -> None:
     """`ddp` re-executes sys.argv in each rank: under a Hydra --multirun that reruns the sweep."""
     if strategy != "ddp":
@@ -141,16 +136,13 @@ def lightning_pass(estimator: str, model: nn.Module, loader: DataLoader, trainer
         result_path = str(Path(tmp) / "importances.safetensors")
         module = ImportancePass(model.eval(), estimator, loader.dataset, loader_batches(loader),
                                 loader_kwargs, result_path)
-        trainer = L.Trainer(
-            accelerator=trainer_setting(trainer_cfg, "accelerator", "auto"),
-            devices=trainer_setting(trainer_cfg, "devices", 1),
-            strategy=strategy,
-            precision=trainer_setting(trainer_cfg, "precision", "32-true"),
+        trainer = build_trainer(
+            trainer_cfg,
+            hardware_only=True,
             inference_mode=False,
             use_distributed_sampler=False,
             logger=False,
             enable_checkpointing=False,
-            enable_model_summary=False,
             enable_progress_bar=progress,
             callbacks=[_DescribedProgressBar(desc)] if progress else [],
             default_root_dir=tmp,

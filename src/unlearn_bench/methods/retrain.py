@@ -41,6 +41,6 @@ class Retrain(UnlearningMethod):
             )
         model.get_classifier().reset_parameters()
         info = fit_classifier(model, ctx.retain_train_set, ctx.val_set, ctx.recipe.with_lr(self.head_lr),
-                              ctx.trainer_cfg, ctx.seed)
+                              ctx.trainer_cfg, ctx.seed, name="retrain (head)")
         self.report = {"reset": "head", "head_lr": self.head_lr, "best_val_acc": info["best_val_acc"]}
         return model

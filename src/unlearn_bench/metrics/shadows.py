@@ -91,6 +91,7 @@ def shadow_models(exp, store, material: dict, split, pool: Pool, cfg: ULiRAConfi
         in_forget, in_heldout = pool.forget[mask[: len(pool.forget)]], pool.heldout[mask[len(pool.forget):]]
         train_idx = np.sort(np.r_[split.retain_idx, outside_pool, in_forget]).astype(int)
         shadow_seed = 100_000 + 1_000 * cfg.seed + i
+        label = f"U-LiRA shadow {i + 1}/{len(pool.in_masks)}"
         train_set = ConcatDataset([exp.dataset("train", train_idx, train_transform=True),
                                    exp.dataset("test", in_heldout, train_transform=True)])
 
@@ -98,8 +99,8 @@ def shadow_models(exp, store, material: dict, split, pool: Pool, cfg: ULiRAConfi
             torch.manual_seed(seed)
             return exp.build_model()
 
-        def fit(net, train_set=train_set, seed=shadow_seed):
-            return fit_classifier(net, train_set, exp.dataset("val"), recipe, exp.cfg.trainer, seed)
+        def fit(net, train_set=train_set, seed=shadow_seed, name=label):
+            return fit_classifier(net, train_set, exp.dataset("val"), recipe, exp.cfg.trainer, seed, name=name)
 
         shadow_material = {**base, "role": "ulira_shadow", "seed": shadow_seed, "train": _digest(train_idx),
                            "test_in": _digest(in_heldout)}

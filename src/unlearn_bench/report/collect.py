@@ -87,6 +87,8 @@ def schema_problem(record) -> str | None:
     """Why `record` cannot be read as a results record (None when it can)."""
     if not isinstance(record, dict):
         return f"a JSON {type(record).__name__}, not an object"
+    if record.get("mode") == "evaluate":
+        return "an evaluate-only record (python -m unlearn_bench.evaluate), not a method's run"
     for key, kind in _REQUIRED.items():
         if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
             return f"{key} is missing or not a {kind.__name__}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -18,6 +18,9 @@ from unlearn_bench.data.batches import make_loader
 from unlearn_bench.distributed import end_spawned_process_group
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.precision import trainer_setting
+from unlearn_bench.training.callbacks import EpochProgress, KeepBestState
+from unlearn_bench.training.checkpoints import checkpoint_callbacks, load_best, resume_path
+from unlearn_bench.training.trainer import build_trainer
 
 SCHEDULES = ("multistep", "onecycle")
 
@@ -93,6 +96,8 @@ class ClassifierModule(L.LightningModule):
         self.train_set, self.val_set, self.seed = train_set, val_set, seed
         self.channels_last = channels_last
         self.forward_net = torch.compile(net) if compile_net else net
+        self._train_loader = None
+        self._resumed_rng: dict | None = None
 
     def forward(self, x):
         return self.forward_net(x)
@@ -104,7 +109,12 @@ class ClassifierModule(L.LightningModule):
                            rank=self.global_rank, world_size=world)
 
     def train_dataloader(self):
-        return self._loader(self.train_set, True, self.recipe.batch_size)
+        shuffle = not self.trainer.overfit_batches  # overfitting: the same few batches every epoch
+        loader = self._loader(self.train_set, shuffle, self.recipe.batch_size)
+        if self._resumed_rng is not None:
+            restore_loader_rng(loader, self._resumed_rng["loader"])
+        self._train_loader = loader
+        return loader
 
     def val_dataloader(self):
         return self._loader(self.val_set, False, self.recipe.eval_batch_size)
@@ -127,32 +137,39 @@ class ClassifierModule(L.LightningModule):
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.recipe.lr_lambda(steps_per_epoch))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """What a resumed training needs to continue exactly: the batch order's and augmentations'
+        generators, the global RNG, and the epoch's val acc (to report the best epoch)."""
+        checkpoint["rng"] = {"loader": loader_rng(self._train_loader), "torch": torch.get_rng_state()}
+        val_acc = self.trainer.callback_metrics.get("val_acc")
+        checkpoint["val_acc"] = float(val_acc) if val_acc is not None else float("nan")
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resumed_rng = checkpoint.get("rng")
+
+    def on_train_start(self) -> None:
+        if self._resumed_rng is not None:
+            torch.set_rng_state(self._resumed_rng["torch"])
+
     def teardown(self, stage: str) -> None:
         end_spawned_process_group(self.trainer)
 
 
-class KeepBestState(L.Callback):
-    """Keeps, in memory, the weights of the epoch with the best validation accuracy, and puts them
-    into the network when fitting ends (so a spawned rank 0 hands the best weights back)."""
+def loader_rng(loader) -> dict:
+    """The random generators' states of a training loader (TensorBatches or a DataLoader)."""
+    if loader is None:
+        return {}
+    if hasattr(loader, "rng_state"):
+        return loader.rng_state()
+    generator = getattr(loader, "generator", None)
+    return {"order": generator.get_state()} if generator is not None else {}
 
-    def __init__(self):
-        self.best_acc = -1.0
-        self.best_epoch = -1
-        self.best_state: dict | None = None
 
-    def on_validation_epoch_end(self, trainer, pl_module):
-        if trainer.sanity_checking:
-            return
-        acc = float(trainer.callback_metrics["val_acc"])
-        if acc > self.best_acc:
-            self.best_acc, self.best_epoch = acc, trainer.current_epoch
-            self.best_state = copy.deepcopy(pl_module.net.state_dict())
-
-    def on_fit_end(self, trainer, pl_module):
-        if self.best_state is not None:
-            pl_module.net.load_state_dict(self.best_state)
-        trainer.callback_metrics["best_val_acc"] = torch.tensor(self.best_acc)
-        trainer.callback_metrics["best_epoch"] = torch.tensor(self.best_epoch)
+def restore_loader_rng(loader, state: dict) -> None:
+    if hasattr(loader, "set_rng_state"):
+        loader.set_rng_state(state)
+    elif state.get("order") is not None and getattr(loader, "generator", None) is not None:
+        loader.generator.set_state(state["order"])
 
 
 def fit_classifier(
@@ -164,39 +181,41 @@ def fit_classifier(
     seed: int,
     *,
     logger=None,
+    checkpoint_dir: str | Path | None = None,
+    name: str = "model",
 ) -> dict:
     """Train `net` in place with `recipe`, select the best epoch on validation; return training facts.
 
-    `trainer_cfg`: accelerator, devices and strategy (devices > 1: DDP, e.g. strategy=ddp_spawn),
-    precision (32-true, bf16-mixed, 16-mixed), channels_last, compile. `logger`: a Lightning logger
-    for the curves (train loss per step and epoch, val_acc per epoch), None for none."""
+    `trainer_cfg`: cfg.trainer (any lightning.Trainer argument, and the suite's channels_last,
+    compile; see training/trainer.py). `logger`: a Lightning logger for the curves (train loss per
+    step and epoch, val_acc per epoch), None for none. `checkpoint_dir`: write last.ckpt every epoch
+    and the best epoch there, and resume from an earlier last.ckpt (None: the best epoch is kept in
+    memory). `name` labels the progress lines."""
     L.seed_everything(seed, workers=True, verbose=False)
     channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
     if channels_last:
         net.to(memory_format=torch.channels_last)
     module = ClassifierModule(net, recipe, train_set, val_set, seed, channels_last,
                               bool(trainer_setting(trainer_cfg, "compile", False)))
-    best = KeepBestState()
-    devices = trainer_setting(trainer_cfg, "devices", 1)
-    trainer = L.Trainer(
-        accelerator=trainer_setting(trainer_cfg, "accelerator", "auto"),
-        devices=devices,
-        strategy=trainer_setting(trainer_cfg, "strategy", "auto"),
-        precision=trainer_setting(trainer_cfg, "precision", "32-true"),
-        max_epochs=recipe.epochs,
-        callbacks=[best],
-        logger=logger or False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=bool(trainer_setting(trainer_cfg, "enable_progress_bar", True)),
-        num_sanity_val_steps=0,
-        use_distributed_sampler=True,
-    )
+    if checkpoint_dir is None:
+        best, resume = KeepBestState(), None
+        callbacks: list[L.Callback] = [EpochProgress(name), best]
+    else:
+        best, last = checkpoint_callbacks(Path(checkpoint_dir))
+        resume = resume_path(Path(checkpoint_dir), name)
+        callbacks = [EpochProgress(name), best, last]  # last after best: last.ckpt holds the best so far
+    trainer = build_trainer(trainer_cfg, max_epochs=recipe.epochs, callbacks=callbacks,
+                            logger=logger if logger is not None else False,
+                            enable_checkpointing=checkpoint_dir is not None,
+                            default_root_dir=checkpoint_dir, use_distributed_sampler=True)
     start = time.perf_counter()
-    trainer.fit(module)
+    trainer.fit(module, ckpt_path=resume)
     train_s = time.perf_counter() - start
+    if isinstance(best, KeepBestState):
+        best_acc = float(trainer.callback_metrics.get("best_val_acc", best.best_acc))
+        best_epoch = int(trainer.callback_metrics.get("best_epoch", best.best_epoch))
+    else:
+        best_acc, best_epoch = load_best(net, best) or (float("nan"), -1)
     net.to(memory_format=torch.contiguous_format).cpu().eval()
-    best_acc = float(trainer.callback_metrics.get("best_val_acc", best.best_acc))
-    best_epoch = int(trainer.callback_metrics.get("best_epoch", best.best_epoch))
     return {"train_s": train_s, "best_val_acc": best_acc, "best_epoch": best_epoch,
-            "epochs": recipe.epochs, "devices": trainer.world_size}
+            "epochs": recipe.epochs, "devices": trainer.world_size, "resumed": resume is not None}

@@ -29,6 +29,16 @@ class ModelStore:
     def path(self, key: str) -> Path:
         return self.store.path(key)
 
+    def get(self, material: dict, build: Callable[[], nn.Module]) -> tuple[nn.Module, dict] | None:
+        """The stored model for `material` and its record, or None when the store has none (nothing trained)."""
+        key = content_key(material)
+        net = build()
+        found = self.store.read(key, expected=layout_of(net.state_dict()))
+        if found is None:
+            return None
+        net.load_state_dict(found[0])
+        return net.eval(), {**found[1].get("meta", {}), "key": key, "cache_hit": True}
+
     def get_or_train(
         self,
         material: dict,

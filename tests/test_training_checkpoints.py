@@ -1,0 +1,160 @@
+"""Training checkpoints: a training killed mid-way resumes from last.ckpt to exactly the weights of an
+uninterrupted one; the best epoch is the one KeepBestState picks; the per-epoch progress line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import time
+
+import pytest
+import torch
+from torchvision.transforms import v2
+
+from cli_helpers import finish, start
+from unlearn_bench.data.base import ImageDataset
+from unlearn_bench.data.digits import load_digits
+from unlearn_bench.data.prepare import prepare
+from unlearn_bench.data.transforms import TransformSpec
+from unlearn_bench.models.cnn import SmallCNN
+from unlearn_bench.pipeline import run
+from unlearn_bench.training.module import ClassifierModule, Recipe, fit_classifier
+
+# batched augmentations: the resumed run must continue their random stream, not restart it
+SPEC = TransformSpec((0.305,), (0.376,), augmentations=(v2.RandomCrop(8, padding=1), v2.RandomHorizontalFlip()))
+# a multistep schedule with warm-up: the resumed run must continue the LR schedule too
+RECIPE = Recipe(functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9, weight_decay=5e-4), epochs=5,
+                batch_size=32, milestones=[3], warmup_epochs=1)
+TRAINER = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "enable_progress_bar": False}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = prepare(load_digits(), train_subset=200, test_subset=60, val_fraction=0.2, seed=0)
+    return ImageDataset(data.train, spec=SPEC, augment=True), ImageDataset(data.val, spec=SPEC)
+
+
+def train(digits, checkpoint_dir=None):
+    torch.manual_seed(0)
+    net = SmallCNN(1, 10, 8)
+    info = fit_classifier(net, *digits, RECIPE, TRAINER, seed=0, checkpoint_dir=checkpoint_dir, name="original")
+    return net, info
+
+
+class Killed(RuntimeError):
+    pass
+
+
+def last_state(directory):
+    return torch.load(directory / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+def test_a_killed_training_resumes_to_the_same_weights(digits, tmp_path, monkeypatch, caplog, one_thread):
+    whole, whole_info = train(digits, tmp_path / "whole")
+
+    real_step = ClassifierModule.training_step
+
+    def dies_in_epoch_2(self, batch, batch_idx):
+        if self.current_epoch == 2 and batch_idx == 1:
+            raise Killed("killed")
+        return real_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(ClassifierModule, "training_step", dies_in_epoch_2)
+    with pytest.raises(Killed):
+        train(digits, tmp_path / "killed")
+    assert last_state(tmp_path / "killed")["epoch"] == 1  # epochs 0 and 1 finished
+    monkeypatch.setattr(ClassifierModule, "training_step", real_step)
+
+    caplog.set_level(logging.INFO)
+    resumed, resumed_info = train(digits, tmp_path / "killed")
+    assert resumed_info["resumed"] and not whole_info["resumed"]
+    assert "original: resuming the interrupted training from" in caplog.text
+    assert "original: resumed from" in caplog.text and "at epoch 3/5" in caplog.text
+    # the best epoch's weights (what the model store gets) are identical ...
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert resumed_info["best_epoch"] == whole_info["best_epoch"]
+    assert resumed_info["best_val_acc"] == whole_info["best_val_acc"]
+    # ... and so is the last epoch's state, optimizer included (the epochs after the kill ran identically)
+    whole_last, resumed_last = last_state(tmp_path / "whole"), last_state(tmp_path / "killed")
+    assert whole_last["epoch"] == resumed_last["epoch"] == 4
+    for name, tensor in whole_last["state_dict"].items():
+        assert torch.equal(tensor, resumed_last["state_dict"][name]), name
+    whole_momenta = whole_last["optimizer_states"][0]["state"]
+    for key, state in resumed_last["optimizer_states"][0]["state"].items():
+        assert torch.equal(state["momentum_buffer"], whole_momenta[key]["momentum_buffer"])
+
+
+def test_checkpointed_training_picks_the_epoch_kept_in_memory(digits, tmp_path, one_thread):
+    in_memory, memory_info = train(digits)
+    checkpointed, ckpt_info = train(digits, tmp_path / "ckpt")
+    assert (ckpt_info["best_epoch"], ckpt_info["best_val_acc"]) == (memory_info["best_epoch"], memory_info["best_val_acc"])
+    for a, b in zip(in_memory.state_dict().values(), checkpointed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [f"best-epoch={ckpt_info['best_epoch']}.ckpt",
+                                                                    "last.ckpt"]
+
+
+def test_a_damaged_last_checkpoint_trains_from_the_start(digits, tmp_path, caplog, one_thread):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "last.ckpt").write_bytes(b"cut short")
+    caplog.set_level(logging.INFO)
+    _, info = train(digits, tmp_path / "ckpt")
+    assert not info["resumed"] and "is damaged; training from the start" in caplog.text
+
+
+def test_every_epoch_logs_a_progress_line_with_bars_off(digits, caplog, one_thread):
+    caplog.set_level(logging.INFO, logger="unlearn_bench.training")
+    train(digits)
+    lines = [r.getMessage() for r in caplog.records if "original: epoch" in r.getMessage()]
+    assert [line.split(" · ")[0] for line in lines] == [f"original: epoch {i}/5" for i in range(1, 6)]
+    assert all("train loss" in line and "val acc" in line and "ETA" in line for line in lines)
+    assert lines[-1].endswith("ETA 0.0 s")
+
+
+def test_a_run_killed_in_training_resumes_from_its_checkpoint_folder(make_cfg, tmp_path, monkeypatch, caplog,
+                                                                      one_thread):
+    tiny = ("method=baseline", "dataset.train_subset=300", "dataset.test_subset=100")
+    whole = run(make_cfg(*tiny, f"paths.root_dir={tmp_path}/whole"))
+    real_step = ClassifierModule.training_step
+
+    def dies_in_epoch_2(self, batch, batch_idx):
+        if self.current_epoch == 2:
+            raise Killed("killed")
+        return real_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(ClassifierModule, "training_step", dies_in_epoch_2)
+    with pytest.raises(Killed):
+        run(make_cfg(*tiny))
+    folders = list((tmp_path / ".cache" / "unlearn_bench" / "checkpoints").iterdir())
+    assert len(folders) == 1 and (folders[0] / "last.ckpt").is_file()
+    monkeypatch.setattr(ClassifierModule, "training_step", real_step)
+
+    caplog.set_level(logging.INFO)
+    resumed = run(make_cfg(*tiny, "save.training_checkpoints=true"))
+    assert f"original: resuming the interrupted training from {folders[0] / 'last.ckpt'}" in caplog.text
+    assert resumed["models"]["original"]["key"] == folders[0].name
+    assert resumed["models"]["original"]["resumed"] and not resumed["models"]["gold"]["resumed"]
+    assert resumed["metrics"] == whole["metrics"]
+    kept = sorted(p.name for p in (tmp_path / ".cache" / "unlearn_bench" / "checkpoints").iterdir())
+    assert kept == sorted([resumed["models"]["original"]["key"], resumed["models"]["gold"]["key"]])
+    assert not any((tmp_path / "whole" / ".cache" / "unlearn_bench" / "checkpoints").iterdir())  # removed
+
+
+def test_a_run_stopped_by_sigterm_resumes_on_the_next_invocation(tmp_path):
+    """The real thing: SIGTERM (Slurm's time limit) during the original model's training, then the same command."""
+    log = tmp_path / "first" / "__main__.log"
+    proc = start(tmp_path, "method=baseline", "training.epochs=12", f"hydra.run.dir={tmp_path}/first")
+    deadline = time.monotonic() + 600
+    while not (log.exists() and "original: epoch 2/12" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, finish(proc)[2][-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert finish(proc)[0] == 128 + signal.SIGTERM
+    code, _, err = finish(start(tmp_path, "method=baseline", "training.epochs=12", f"hydra.run.dir={tmp_path}/second"))
+    assert code == 0, err[-3000:]
+    second = (tmp_path / "second" / "__main__.log").read_text()
+    assert "original: resuming the interrupted training from" in second and "original: epoch 1/12" not in second
+    assert json.loads((tmp_path / "second" / "results.json").read_text())["models"]["original"]["resumed"]
