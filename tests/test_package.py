@@ -84,6 +84,14 @@ def test_a_config_of_your_own_under_the_root_is_found(venv, tmp_path):
     assert "alpha: 3.5" in result.stdout
 
 
+def test_the_evaluate_script_composes_the_same_config(venv, tmp_path):
+    result = subprocess.run([str(venv / "bin" / "unlearn-bench-evaluate"), "model_file=model.safetensors", "--cfg",
+                             "job", "--package", "_global_"], cwd=tmp_path, env=env_without_sources(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "model_file: model.safetensors" in result.stdout
+
+
 def test_tab_completion_offers_config_groups(venv, tmp_path):
     line = "unlearn-bench meth"
     result = subprocess.run([str(venv / "bin" / "unlearn-bench"), "-sc", "query=bash"], cwd=tmp_path,

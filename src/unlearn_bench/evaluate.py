@@ -136,10 +136,15 @@ def with_model_file(argv: list[str]) -> list[str]:
     return [f"+{arg}" if arg.startswith(f"{KEY}=") else arg for arg in argv]
 
 
-if __name__ == "__main__":
+def evaluate_cli() -> None:
+    """The console script `unlearn-bench-evaluate` (= python -m unlearn_bench.evaluate)."""
     import sys
 
     from unlearn_bench.__main__ import cli
 
     sys.argv = with_model_file(sys.argv)
     cli(main)
+
+
+if __name__ == "__main__":
+    evaluate_cli()
