@@ -7,11 +7,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.importance.store import ImportanceStore
+from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.pipeline import _digest, load_data, run
-from unlearn_bench.sequential import cumulative_splits
+from unlearn_bench.sequential import _weights_digest, cumulative_splits
 from unlearn_bench.training.store import ModelStore
 
 SMALL = ["dataset.train_subset=300", "dataset.test_subset=200", "training.epochs=1", "training.milestones=[]"]
@@ -55,3 +58,45 @@ def test_class_requests_are_the_next_classes_and_disjoint(make_cfg):
         cumulative_splits(ClassTask(forget="4", requests=10), data)
     with pytest.raises(UnlearnBenchError, match="task.requests"):
         cumulative_splits(RandomTask(n_forget=100, requests=3), data)
+
+
+@pytest.mark.parametrize("recompute", [False, True])
+def test_ssd_recomputes_importances_on_the_current_model_and_shrinking_set_only_when_asked(
+        make_cfg, tmp_path, monkeypatch, recompute):
+    passes, outputs = [], []  # every importance pass SSD makes; every model SSD hands back
+    compute, unlearn = SSD.importance, SSD.unlearn
+
+    def spy_importance(self, model, ctx, dataset, desc):
+        passes.append((desc, _weights_digest(model), len(dataset)))
+        return compute(self, model, ctx, dataset, desc)
+
+    def spy_unlearn(self, model, ctx):
+        model = unlearn(self, model, ctx)
+        outputs.append(_weights_digest(model))
+        return model
+
+    monkeypatch.setattr(SSD, "importance", spy_importance)
+    monkeypatch.setattr(SSD, "unlearn", spy_unlearn)
+    cfg = make_cfg("task=random", "task.requests=3", "task.n_forget=20", "method=ssd",
+                   f"sequential.recompute_importance={str(recompute).lower()}", *SMALL)
+    steps = run(cfg)["sequence"]
+    n_train = len(load_data(cfg).train)
+    assert steps[0]["method_report"]["params_changed"] > 0  # request 1 changed the model
+
+    train_passes = [p for p in passes if p[0] == "importance []_D"]
+    keys = [s["method_report"]["importance_key"] for s in steps]
+    stored = ImportanceStore(tmp_path / ".cache/unlearn_bench/importance")
+    if recompute:
+        # request k: []_D of the model request k-1 returned, over the samples not forgotten before k
+        original = train_passes[0][1]
+        assert [p[1] for p in train_passes] == [original, *outputs[:2]]
+        assert [p[2] for p in train_passes] == [n_train, n_train - 20, n_train - 40]
+        assert len(set(keys)) == 3 and [s["method_report"]["importance_cache_hit"] for s in steps] == [False] * 3
+        first, second = (stored.store.read(k)[0] for k in keys[:2])
+        assert any(not torch.equal(first[name], second[name]) for name in first)
+    else:
+        # one []_D pass, on the original over the whole training set; requests 2 and 3 read it back
+        assert train_passes == [train_passes[0]] and train_passes[0][2] == n_train
+        assert len(set(keys)) == 1 and [s["method_report"]["importance_cache_hit"] for s in steps] == [False, True, True]
+    # []_Df is always a fresh pass on the current model
+    assert [p[1] for p in passes if p[0] == "importance []_Df"][1:] == outputs[:2]

@@ -37,10 +37,16 @@ def _setting(record: dict) -> tuple:
 
 
 def _curves(records: list[dict]) -> dict[tuple, dict[str, dict[str, list[list[float]]]]]:
-    """setting -> method (or "gold") -> metric -> per request, the seeds' values."""
+    """setting -> method (or "gold") -> metric -> per request, the seeds' values (the gold model's
+    once per seed: every method of a seed shares it)."""
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    gold_seeds = set()
     for r in records:
-        for role, name in (("unlearned", _name(r)), ("gold", "gold")):
+        roles = [("unlearned", _name(r))]
+        if (_setting(r), r.get("seed")) not in gold_seeds:
+            gold_seeds.add((_setting(r), r.get("seed")))
+            roles.append(("gold", "gold"))
+        for role, name in roles:
             for metric in CURVE_METRICS:
                 values = [s["paper_columns"][role].get(metric) for s in r["sequence"]]
                 out[_setting(r)][name][metric].append([math.nan if v is None else v for v in values])
@@ -55,9 +61,17 @@ def _per_request(runs: list[list[float]]) -> list[list[float]]:
     return [[v for v in column if not math.isnan(v)] for column in zip(*runs, strict=False)]
 
 
+def curve_points(per_request: list[list[float]]) -> tuple[list[float], list[float], list[float]]:
+    """Per request: the mean over seeds and the 95 % bootstrap interval's (low, high); zero width for
+    one seed, nan where no seed has a value."""
+    means = [statistics.fmean(v) if v else math.nan for v in per_request]
+    intervals = [bootstrap_interval(v) for v in per_request]
+    return means, [lo for lo, _ in intervals], [hi for _, hi in intervals]
+
+
 def degradation_figure(records: list[dict], path: Path) -> Path | None:
-    """Dr, Df and MIA after each request, one row of panels per setting; mean ± std over seeds
-    (PNG and PDF)."""
+    """Dr, Df and MIA after each request, one row of panels per setting; mean and 95 % bootstrap
+    interval over seeds, the number of seeds in the legend (PNG and PDF)."""
     curves = _curves([r for r in records if is_sequence(r)])
     if not curves:
         return None
@@ -68,18 +82,20 @@ def degradation_figure(records: list[dict], path: Path) -> Path | None:
         ordered = sorted((m for m in methods if m != "gold"), key=_rank)
         for ax, metric in zip(row, CURVE_METRICS, strict=True):
             for method in [*ordered, "gold"]:
-                per_request = _per_request(methods[method][metric])
-                means = [statistics.fmean(v) if v else math.nan for v in per_request]
-                spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in per_request]
+                runs = methods[method][metric]
+                means, lows, highs = curve_points(_per_request(runs))
+                yerr = [[m - lo for m, lo in zip(means, lows, strict=True)],
+                        [hi - m for m, hi in zip(means, highs, strict=True)]]
                 style = ({"color": "black", "linestyle": "--", "lw": 2, "marker": None} if method == "gold" else
                          {"color": method_color(method), "marker": method_marker(method)})
-                ax.errorbar(range(1, len(means) + 1), means, yerr=spread, ms=4, capsize=2, label=method, **style)
+                ax.errorbar(range(1, len(means) + 1), means, yerr=yerr, ms=4, capsize=2,
+                            label=f"{method} (n={len(runs)})", **style)
             ax.set_xlabel("forget request")
             ax.set_ylabel(f"{metric} (%)")
             ax.set_title(f"{dataset} {task} · {model} [scale={scale}]: {metric}", fontsize=9)
         row[0].legend(fontsize=7)
     fig.suptitle("Sequential forget requests: each method on its own last output; gold = retrained without "
-                 "all requests so far", fontsize=10)
+                 "all requests so far; mean and 95 % bootstrap interval over seeds", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
