@@ -36,3 +36,16 @@ def test_a_single_run_trains_the_stand_in_with_its_recipe(tmp_path):
     config = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
     assert config["model"]["name"] == "cnn" and config["training"]["epochs"] == 1
     assert "runs as its stand-in model=cnn" in out + err
+
+
+def _augmentations(cfg) -> list[str]:
+    return [a["_target_"].rsplit(".", 1)[1] for a in cfg.dataset.augmentations]
+
+
+def test_the_cpu_cifar10_recipe_drops_only_the_rotation(make_cfg):
+    assert _augmentations(make_cfg("scale=cpu", "dataset=cifar10", "model=resnet_small")) == \
+        ["RandomCrop", "RandomHorizontalFlip"]
+    assert _augmentations(make_cfg("dataset=cifar10", "model=resnet18")) == \
+        ["RandomCrop", "RandomHorizontalFlip", "RandomRotation"]
+    assert _augmentations(make_cfg("scale=cpu", "dataset=cifar10", "model=resnet_small",
+                                   "dataset.augmentations=[]")) == []
