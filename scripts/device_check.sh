@@ -105,7 +105,9 @@ fi
 if [ "$DRY" = 1 ]; then
   IMP_ARGS=(--device cpu --repeats 1 --train-samples 192 --width 4 --retrain-epochs 1 --out "$OUT/bench")
   DATA_ARGS=(--device cpu --images 240 --old-images 32 --train-images 64 --repeats 1)
-  RUN_ARGS=(scale=smoke dataset.train_subset=null dataset.test_subset=null +model.net.width=4 trainer.accelerator=cpu)
+  # scale.models.resnet18=resnet18: smoke would otherwise train its stand-in (cnn) for model=resnet18
+  RUN_ARGS=(scale=smoke scale.models.resnet18=resnet18 dataset.train_subset=null dataset.test_subset=null
+            +model.net.width=4 trainer.accelerator=cpu)
   METHODS="${DRY_METHODS:-baseline,ssd,finetune}"
 else
   IMP_ARGS=(--device cuda --out "$OUT/bench")

@@ -11,11 +11,13 @@ from omegaconf import DictConfig
 from unlearn_bench import interrupts
 from unlearn_bench.job import is_multirun, log_to_file, single_run, sweep_job
 from unlearn_bench.pipeline import run
+from unlearn_bench.standin import with_stand_in
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Runs one experiment; returns its distance to the gold model (the sweep objective)."""
+    cfg = with_stand_in(cfg)
     return sweep_job(cfg, run) if is_multirun() else single_run(cfg, run)
 
 

@@ -59,7 +59,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> list[float]:
+def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
+    """`repeats` wall times of `fn`, after `warmup` untimed calls (first-call costs: moving the data
+    to the device, kernel and allocator warm-up), the same for every path compared."""
+    for _ in range(warmup):
+        fn()
+        sync(device)
     runs = []
     for _ in range(repeats):
         sync(device)
@@ -86,7 +91,7 @@ def data_path(split: ImageSplit, old_split: ImageSplit, device: torch.device, ba
     spec = TransformSpec(CIFAR_MEAN, CIFAR_STD, augmentations=cifar_augmentations())
     old = make_loader(per_sample_dataset(old_split, spec), "cpu", batch, shuffle=True)
     new = make_loader(ImageDataset(split, spec=spec, augment=True), device, batch, shuffle=True)
-    new_runs = timed(epoch_of(new), device, repeats + 1)[1:]  # the first pass moves the data to the device
+    new_runs = timed(epoch_of(new), device, repeats)
     old_runs = timed(epoch_of(old), torch.device("cpu"), repeats)
     return {"old_images": len(old_split), "new_images": len(split),
             "old_s": old_runs, "new_s": new_runs,
@@ -113,7 +118,7 @@ def train_epoch(model_fn, split: ImageSplit, device: torch.device, batch: int, r
         train_epochs(model, loader, optimizer, 1, device, progress=False,
                      autocast=lambda: method_autocast(trainer_cfg, device))
 
-    return timed(run, device, repeats + 1)[1:]  # the first epoch warms up kernels and caches
+    return timed(run, device, repeats)
 
 
 def run_bench(args) -> dict:

@@ -208,14 +208,14 @@ def fit_classifier(
                             logger=logger if logger is not None else False,
                             enable_checkpointing=checkpoint_dir is not None,
                             default_root_dir=checkpoint_dir, use_distributed_sampler=True)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     trainer.fit(module, ckpt_path=resume)
-    train_s = time.perf_counter() - start
+    train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
     if isinstance(best, KeepBestState):
         best_acc = float(trainer.callback_metrics.get("best_val_acc", best.best_acc))
         best_epoch = int(trainer.callback_metrics.get("best_epoch", best.best_epoch))
     else:
         best_acc, best_epoch = load_best(net, best) or (float("nan"), -1)
     net.to(memory_format=torch.contiguous_format).cpu().eval()
-    return {"train_s": train_s, "best_val_acc": best_acc, "best_epoch": best_epoch,
+    return {"train_s": train_s, "train_cpu_s": train_cpu_s, "best_val_acc": best_acc, "best_epoch": best_epoch,
             "epochs": recipe.epochs, "devices": trainer.world_size, "resumed": resume is not None}

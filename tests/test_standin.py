@@ -1,0 +1,51 @@
+"""scale=cpu / smoke put their stand-in models in place of the paper's in single runs too."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli_helpers import finish, start
+from unlearn_bench.standin import overrides_with_model, stand_in_for
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["scale=cpu", "dataset=cifar10", "model=resnet18"], "resnet_small"),
+    (["scale=cpu", "dataset=digits", "model=resnet18"], "cnn"),
+    (["scale=cpu", "dataset=cifar10", "model=vit"], "vit_tiny"),
+    (["scale=cpu", "dataset=cifar10", "model=resnet_small"], None),
+    (["scale=cpu", "dataset=cifar10", "model=cnn"], None),
+    (["scale=paper", "dataset=cifar10", "model=resnet18"], None),
+    (["scale=cpu", "dataset=cifar10", "model=resnet18", "scale.models.resnet18=resnet18"], None),
+])
+def test_the_scale_names_the_stand_in(make_cfg, overrides, expected):
+    assert stand_in_for(make_cfg(*overrides)) == expected
+
+
+def test_the_stand_in_replaces_the_model_choice_only():
+    overrides = ["model=resnet18", "model.width=8", "seed=1", "+model.extra=1"]
+    assert overrides_with_model(overrides, "cnn") == ["model.width=8", "seed=1", "+model.extra=1", "model=cnn"]
+    assert overrides_with_model(["seed=1"], "cnn") == ["seed=1", "model=cnn"]
+
+
+def test_a_single_run_trains_the_stand_in_with_its_recipe(tmp_path):
+    code, out, err = finish(start(tmp_path, "model=resnet18", "method=baseline",
+                                  f"hydra.run.dir={tmp_path}/run"), timeout=600)
+    assert code == 0, err
+    config = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
+    assert config["model"]["name"] == "cnn" and config["training"]["epochs"] == 1
+    assert "runs as its stand-in model=cnn" in out + err
+
+
+def _augmentations(cfg) -> list[str]:
+    return [a["_target_"].rsplit(".", 1)[1] for a in cfg.dataset.augmentations]
+
+
+def test_the_cpu_cifar10_recipe_drops_only_the_rotation(make_cfg):
+    assert _augmentations(make_cfg("scale=cpu", "dataset=cifar10", "model=resnet_small")) == \
+        ["RandomCrop", "RandomHorizontalFlip"]
+    assert _augmentations(make_cfg("dataset=cifar10", "model=resnet18")) == \
+        ["RandomCrop", "RandomHorizontalFlip", "RandomRotation"]
+    assert _augmentations(make_cfg("scale=cpu", "dataset=cifar10", "model=resnet_small",
+                                   "dataset.augmentations=[]")) == []
