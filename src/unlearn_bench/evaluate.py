@@ -29,10 +29,10 @@ from unlearn_bench.models.checkpoint import (
 )
 from unlearn_bench.pipeline import (
     Experiment,
-    architecture,
     gold_material,
     load_data,
     resolve_device,
+    run_identity,
     scorer,
     split_sets,
 )
@@ -99,12 +99,7 @@ def evaluate_saved(cfg: DictConfig) -> dict:
         "mode": "evaluate",
         "model_file": path,
         "method": card.get("method") or "external",
-        "dataset": cfg.dataset.name,
-        "model": cfg.model.name,
-        "architecture": architecture(cfg.model),
-        "task": split.task,
-        "forget": split.target,
-        "seed": cfg.seed,
+        **run_identity(cfg, split),
         "metrics": metrics,
         "paper_columns": columns,
         "models": {role: info for role, (_, info) in references.items()},

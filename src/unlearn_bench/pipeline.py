@@ -233,6 +233,12 @@ def architecture(model_cfg: DictConfig) -> str:
     return str(model_cfg.net.get("arch") or model_cfg.net._target_.rsplit(".", 1)[-1])
 
 
+def run_identity(cfg: DictConfig, split: ForgetSplit) -> dict:
+    """What a results record is about: the keys the report groups runs by."""
+    return {"dataset": cfg.dataset.name, "model": cfg.model.name, "architecture": architecture(cfg.model),
+            "task": split.task, "forget": split.target, "seed": cfg.seed}
+
+
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     validate_config(cfg)
@@ -278,12 +284,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
                             metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size)
     record = {
         "method": method.name,
-        "dataset": cfg.dataset.name,
-        "model": cfg.model.name,
-        "architecture": architecture(cfg.model),
-        "task": split.task,
-        "forget": split.target,
-        "seed": cfg.seed,
+        **run_identity(cfg, split),
         "data_used": list(method.data_used),
         "data_read": ctx.data_read(),
         "protocol": {"name": cfg.protocol.name, "importance_order": order,
