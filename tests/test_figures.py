@@ -20,6 +20,12 @@ def test_a_method_keeps_its_colour_whatever_else_is_plotted():
     assert method_color("my_method") == method_color("my_method")  # unknown names: stable hash
 
 
+def test_a_variant_keeps_its_methods_colour_with_another_marker():
+    assert method_color("ssd (recompute []_D)") == method_color("ssd") == "#56B4E9"
+    assert method_marker("ssd (recompute []_D)") != method_marker("ssd")
+    assert method_marker("ssd (recompute []_D)") == method_marker("ssd (recompute []_D)")
+
+
 @pytest.mark.parametrize("n, text", [(1, "70.50 (—)"), (2, "70.50 [70.00, 71.00] (—)")])
 def test_no_interval_for_a_single_run(n, text):
     assert _md_cell(Cell(mean=70.5, std=0.0 if n == 1 else 0.7071, n=n, low=70.0, high=71.0), "Dr") == text

@@ -22,9 +22,19 @@ def _slot(method: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+def _base(label: str) -> str:
+    """A variant's label, e.g. "ssd (recompute []_D)", names its method first."""
+    return label.split(" (", 1)[0]
+
+
 def method_color(method: str) -> str:
-    return PALETTE[_slot(method) % len(PALETTE)]
+    """A variant of a method keeps its method's colour."""
+    return PALETTE[_slot(_base(method)) % len(PALETTE)]
 
 
 def method_marker(method: str) -> str:
-    return MARKERS[_slot(method) % len(MARKERS)]
+    """A variant gets a marker of its own, never its method's, so the two stay apart."""
+    base = _slot(_base(method)) % len(MARKERS)
+    if method == _base(method):
+        return MARKERS[base]
+    return MARKERS[(base + 1 + _slot(method) % (len(MARKERS) - 1)) % len(MARKERS)]
