@@ -47,13 +47,17 @@ def _outputs(correct: int, total: int, confident: bool):
     return logits, labels
 
 
-def test_metrics_from_outputs_combines_splits():
-    outputs = {
+def _paper_splits() -> dict:
+    return {
         "retain_train": _outputs(4, 4, confident=True),
         "forget_train": _outputs(1, 2, confident=True),
         "retain_test": _outputs(3, 4, confident=False),
         "forget_test": _outputs(0, 2, confident=False),
     }
+
+
+def test_metrics_from_outputs_combines_splits():
+    outputs = _paper_splits()
     m = metrics_from_outputs(outputs)
     assert m["retain_train_acc"] == 100.0
     assert m["forget_train_acc"] == 50.0
@@ -72,10 +76,7 @@ def test_distance_to_gold_is_mean_absolute_gap():
 
 def test_search_columns_come_from_the_validation_split():
     outputs = {
-        "retain_train": _outputs(4, 4, confident=True),
-        "forget_train": _outputs(1, 2, confident=True),
-        "retain_test": _outputs(3, 4, confident=False),
-        "forget_test": _outputs(0, 2, confident=False),
+        **_paper_splits(),
         "val_retain": _outputs(1, 4, confident=False),
         "val_forget": _outputs(2, 2, confident=False),
     }
