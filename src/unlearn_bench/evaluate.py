@@ -121,9 +121,11 @@ def evaluate_saved(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    """Scores the model the run saved: at scale=cpu/smoke that is the scale's stand-in, as in the run."""
     from unlearn_bench.job import single_run
+    from unlearn_bench.standin import with_stand_in
 
-    return single_run(cfg, evaluate_saved)
+    return single_run(with_stand_in(cfg), evaluate_saved)
 
 
 def with_model_file(argv: list[str]) -> list[str]:
