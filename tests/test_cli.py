@@ -26,6 +26,7 @@ def cli(tmp_path, *overrides: str, run_dir: str = "out") -> subprocess.Completed
 def test_cli_class_forgetting_then_cache_hit(tmp_path):
     first = cli(tmp_path, "task=class", run_dir="first")
     assert first.returncode == 0, first.stderr
+    assert "is not available" not in first.stderr  # no user config folder: no warning about it
     assert "gap to gold" in first.stdout and "original" in first.stdout
     record = json.loads((tmp_path / "first" / "results.json").read_text())
     assert record["method"] == "ssd" and record["task"] == "class"

@@ -86,6 +86,28 @@ def test_relearn_time_zero_for_a_model_that_knows_the_class_and_gold_like_for_on
         RelearnConfig(lr=0.0)
 
 
+def test_lenses_reuse_the_evaluations_logits_and_give_the_same_values(monkeypatch):
+    from types import SimpleNamespace
+
+    from unlearn_bench.metrics import lenses as lenses_module
+    from unlearn_bench.metrics.evaluate import SPLITS, model_outputs
+
+    x, y = _blobs()
+    sets = {split: TensorDataset(x[i::4], y[i::4]) for i, split in enumerate(SPLITS)}
+    models = {"unlearned": _train(x, y, steps=5), "original": _train(x, y), "gold": _train(x[y != 2], y[y != 2])}
+    exp = SimpleNamespace(initial_model=lambda: torch.manual_seed(7) and nn.Linear(2, 3))
+    cfg = {"relearn": {"enabled": False}}
+    cpu = torch.device("cpu")
+    fresh = lenses_module.compute_lenses(cfg, exp, None, {}, models, sets, 100.0, cpu, 0)
+    logits = {role: {s: out[0] for s, out in model_outputs(m, sets, cpu).items()} for role, m in models.items()}
+    calls = []
+    real_predict = lenses_module.predict
+    monkeypatch.setattr(lenses_module, "predict", lambda *a, **k: calls.append(a[1]) or real_predict(*a, **k))
+    reused = lenses_module.compute_lenses(cfg, exp, None, {}, models, sets, 100.0, cpu, 0, logits=logits)
+    assert reused == fresh and set(fresh) == {"js_to_gold", "zrf", "zrf_reduction"}
+    assert calls == [sets["forget_train"]]  # only the random network's pass for ZRF; no model predicted again
+
+
 def test_logit_confidence_is_log_odds_of_the_true_class():
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, -1.0]])
     p = torch.softmax(logits.double(), 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 import hydra
 from omegaconf import DictConfig
@@ -24,6 +25,8 @@ def main(cfg: DictConfig) -> float:
 def cli(entry=main) -> None:
     """`entry` (a @hydra.main function) with SIGTERM / SIGINT ending the process with 128 + the signal's number."""
     interrupts.install()
+    # the user config folder ($UNLEARN_BENCH_ROOT/conf) is optional: Hydra warns on every run without it
+    warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=.* is not available")
     try:
         entry()
     except interrupts.Interrupted as stop:

@@ -22,7 +22,13 @@ from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.retrain import Retrain
-from unlearn_bench.metrics.evaluate import evaluate, paper_columns, tuning_columns
+from unlearn_bench.metrics.evaluate import (
+    SPLITS,
+    metrics_from_outputs,
+    model_outputs,
+    paper_columns,
+    tuning_columns,
+)
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
@@ -178,10 +184,16 @@ def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
     }
 
 
+def predictor(cfg: DictConfig, eval_sets: dict, device: torch.device, recipe):
+    """A model's logits and labels on the evaluated splits (one forward pass per split)."""
+    return lambda model: model_outputs(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers,
+                                       cfg.trainer)
+
+
 def scorer(cfg: DictConfig, eval_sets: dict, device: torch.device, recipe):
     """The evaluation of a model on the evaluated splits (the same for every role and for evaluate-only)."""
-    return lambda model: evaluate(model, eval_sets, device, cfg.eval_batch_size, recipe.num_workers, cfg.trainer,
-                                  mia_C=cfg.protocol.mia_C)
+    outputs_of = predictor(cfg, eval_sets, device, recipe)
+    return lambda model: metrics_from_outputs(outputs_of(model), cfg.protocol.mia_C)
 
 
 def build_context(exp: Experiment, split: ForgetSplit, original, original_info: dict, material: dict, recipe,
@@ -276,12 +288,14 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     unlearned = unlearn(method, original, ctx, gold, gold_info)
     measured_s = time.perf_counter() - start
     log.info("%s: done in %s.", method.name, duration(measured_s))
-    score = scorer(cfg, eval_sets, device, recipe)
-    metrics = {"unlearned": score(unlearned), "original": score(original), "gold": score(gold)}
+    models = {"unlearned": unlearned, "original": original, "gold": gold}
+    outputs_of = predictor(cfg, eval_sets, device, recipe)
+    outputs = {role: outputs_of(model) for role, model in models.items()}
+    metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
-    lenses = compute_lenses(cfg.get("lenses"), exp, store, material,
-                            {"unlearned": unlearned, "original": original, "gold": gold}, eval_sets,
-                            metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size)
+    lenses = compute_lenses(cfg.get("lenses"), exp, store, material, models, eval_sets,
+                            metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size,
+                            logits={role: {s: out[s][0] for s in SPLITS} for role, out in outputs.items()})
     record = {
         "method": method.name,
         **run_identity(cfg, split),

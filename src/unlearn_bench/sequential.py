@@ -22,7 +22,12 @@ from unlearn_bench.data.forget import ForgetSplit, RandomTask, _resolve_name
 from unlearn_bench.data.prepare import PreparedData
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.divergence import mean_js
-from unlearn_bench.metrics.evaluate import SPLITS, evaluate, paper_columns, predict
+from unlearn_bench.metrics.evaluate import (
+    SPLITS,
+    metrics_from_outputs,
+    model_outputs,
+    paper_columns,
+)
 from unlearn_bench.metrics.lenses import forget_and_retain_splits
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.pipeline import (
@@ -143,12 +148,12 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
 def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: dict, cfg, device, method,
                 measured_s: float, gold_info: dict) -> dict:
     sets = split_sets(exp, so_far)
-    metrics = {role: evaluate(m, sets, device, cfg.eval_batch_size) for role, m in models.items()}
+    outputs = {role: model_outputs(m, sets, device, cfg.eval_batch_size, trainer_cfg=cfg.trainer)
+               for role, m in models.items()}
+    metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, so_far.task) for role, m in metrics.items()}
-    js = {}
-    for split in forget_and_retain_splits(so_far.task):
-        gold_logits = predict(models["gold"], sets[split], device, cfg.eval_batch_size)[0]
-        js[split] = mean_js(predict(models["unlearned"], sets[split], device, cfg.eval_batch_size)[0], gold_logits)
+    js = {split: mean_js(outputs["unlearned"][split][0], outputs["gold"][split][0])
+          for split in forget_and_retain_splits(so_far.task)}
     return {
         "request": k, "forgotten": so_far.target, "request_target": request.target,
         "split": {"forget_train": len(so_far.forget_idx), "retain_train": len(so_far.retain_idx),

@@ -73,11 +73,17 @@ def validation_metrics(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]], mi
     }
 
 
+def model_outputs(model: nn.Module, sets: dict[str, Dataset], device: torch.device, batch_size: int = 256,
+                  num_workers: int = 0, trainer_cfg=None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(logits, labels) of every evaluated split present in `sets`: the one forward pass per split that
+    the metrics and the lenses both read."""
+    return {split: predict(model, sets[split], device, batch_size, num_workers, trainer_cfg)
+            for split in (*SPLITS, *VAL_SPLITS) if split in sets}
+
+
 def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
              batch_size: int = 256, num_workers: int = 0, trainer_cfg=None, mia_C: float = 1.0) -> dict[str, float]:
-    outputs = {split: predict(model, sets[split], device, batch_size, num_workers, trainer_cfg)
-               for split in (*SPLITS, *VAL_SPLITS) if split in sets}
-    return metrics_from_outputs(outputs, mia_C)
+    return metrics_from_outputs(model_outputs(model, sets, device, batch_size, num_workers, trainer_cfg), mia_C)
 
 
 def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:

@@ -45,11 +45,13 @@ def forget_and_retain_splits(task: str) -> tuple[str, str]:
 
 def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, torch.nn.Module],
                    eval_sets: dict, original_forget_acc: float, device: torch.device, seed: int,
-                   batch_size: int = 256) -> dict:
-    """The lenses of `models` (roles unlearned, original, gold) as a results-record section."""
+                   batch_size: int = 256, logits: dict[str, dict[str, torch.Tensor]] | None = None) -> dict:
+    """The lenses of `models` (roles unlearned, original, gold) as a results-record section.
+    `logits` (role -> split -> logits on `eval_sets`): the evaluation's own forward passes, reused
+    instead of predicting every split again."""
     use_js, zrf_cfg, relearn_cfg, ulira_cfg = lens_configs(lenses_cfg)
     out: dict = {}
-    if use_js or zrf_cfg["enabled"]:
+    if (use_js or zrf_cfg["enabled"]) and logits is None:
         logits = {role: {s: predict(m, eval_sets[s], device, batch_size)[0] for s in SPLITS}
                   for role, m in models.items()}
     if use_js:
