@@ -95,12 +95,13 @@ def measure(dataset: str, seeds: list[int], classes: list[int] | None, rule_set:
             if not todo:
                 continue
             exp = Experiment(cfg, data, ClassTask(forget=str(label)).split(data))
-            recipe, (original, original_info), (gold, _) = train_models(exp, store, exp.material())
+            material = exp.material()  # hashes the whole dataset: once per class
+            recipe, (original, original_info), (gold, _) = train_models(exp, store, material)
             split = exp.split
             sets = {name: dataset for name, dataset in split_sets(exp, split).items() if name in SPLITS}
             reference = {"original": columns(original, sets, device, cfg.eval_batch_size),
                          "gold": columns(gold, sets, device, cfg.eval_batch_size)}
-            full = build_context(exp, split, original, original_info, exp.material(), recipe, device)
+            full = build_context(exp, split, original, original_info, material, recipe, device)
             for rule, method in todo.items():
                 torch.manual_seed(seed)
                 start = time.perf_counter()
