@@ -1,30 +1,52 @@
-"""The SSD rule map runs every rule as the real method and writes its table and figure."""
+"""The SSD rule map runs every rule as the real method, tunes the bound, and writes its table and figure."""
 
 import json
 
 import pytest
 
-from unlearn_bench.bench.ssd_rule_map import main
+from unlearn_bench.bench.ssd_rule_map import BOUND, SEARCH_SPACE, main
+
+TINY = ["training.epochs=2", "training.milestones=[1]", "trainer.accelerator=cpu"]
 
 
 @pytest.mark.slow
 def test_rule_map_scores_every_rule_against_gold(tmp_path):
     out = tmp_path / "map"
-    args = ["--seeds", "0", "--classes", "3", "--mass-shares", "0.3,0.5", "--out", str(out),
-            f"paths.root_dir={tmp_path}", "training.epochs=2", "training.milestones=[1]", "trainer.accelerator=cpu"]
+    args = ["--seeds", "0", "--classes", "3", "--mass-shares", "0.3,0.5", "--tune-trials", "2", "--out", str(out),
+            f"paths.root_dir={tmp_path}", *TINY]
     main(args)
     rows = json.loads((out / "rows.json").read_text())
     main([*args, "--resume"])  # every cell is there: nothing reruns, nothing doubles
     assert json.loads((out / "rows.json").read_text()) == rows
     rules = [r["rule"] for r in rows]
     assert len(rules) == len(set(rules)) == 9
-    assert {"assd", "lfssd preset α", "mass_share s=0.3", "mass_share s=0.5", "lfssd + mass_share s=0.5"} <= set(rules)
-    assert any(rule.startswith("ssd Optuna") for rule in rules)
+    assert {"assd", "lfssd preset α", "mass_share s=0.3", "mass_share s=0.5", "lfssd + mass_share s=0.5", BOUND} <= set(rules)
     for row in rows:
         gaps = [abs(row[k] - row["gold"][k]) for k in ("Dr", "Df", "MIA")]
         assert row["distance_to_gold"] == pytest.approx(sum(gaps) / 3)
         assert row["retain_drop"] == pytest.approx(row["original"]["Dr"] - row["Dr"])
+        assert row["task"] == "class" and row["class"] == "3"
     assert {r["alpha"] for r in rows if r["rule"] == "ssd α=10 (paper)"} == {10.0}
     table = (out / "tables.md").read_text()
-    assert "| assd |" in table and "target met" in table and "seed 0 only" in table
+    assert "| assd |" in table and "target met" in table and "seed 0 only" in table and "Tuned bound" in table
     assert (out / "distance_to_gold.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_rule_map_random_forgetting_and_one_tuned_bound_for_every_cell(tmp_path):
+    out = tmp_path / "map"
+    main(["--task", "random", "--seeds", "0,1", "--tune-trials", "3", "--out", str(out),
+          f"paths.root_dir={tmp_path}", *TINY])
+    rows = json.loads((out / "rows.json").read_text())
+    assert {(r["seed"], r["class"], r["task"]) for r in rows} == {(0, "random", "random"), (1, "random", "random")}
+    bound = [r for r in rows if r["rule"] == BOUND]
+    assert len(bound) == 2 and len({(r["alpha"], r["lambda"]) for r in bound}) == 1
+    alpha, lambda_ = bound[0]["alpha"], bound[0]["lambda"]
+    assert SEARCH_SPACE["alpha"][0] <= alpha <= SEARCH_SPACE["alpha"][1]
+    assert SEARCH_SPACE["lambda_"][0] <= lambda_ <= SEARCH_SPACE["lambda_"][1]
+    # the search minimised the mean validation distance, which the rows record per cell
+    assert bound[0]["bound"]["val_distance"] == pytest.approx(sum(r["val_distance_to_gold"] for r in bound) / 2)
+    assert bound[0]["bound"]["trials"] == 3
+    for row in rows:  # random forgetting's columns: Dr the whole test split, Df the forget samples
+        assert row["original"]["Dr"] - row["Dr"] == pytest.approx(row["retain_drop"])
+    assert "random forgetting" in (out / "tables.md").read_text()
