@@ -17,7 +17,8 @@ the preset α; LFSSD with ASSD's rule; our mass_share rule at each share given, 
 importances at the default share 0.5. The bound (`--tune-trials` > 0): one (α, λ) of SSD (Fisher
 importances) for the whole dataset and task, searched by Optuna TPE (the paper's space: α ∈ [0.1,
 100] log, λ ∈ [0.1, 5]) to minimise the mean distance to gold on the *validation* split over every
-target and seed, then scored on the test split like the rules. It needs the gold model, which no
+target of the tuning seeds (`--tune-seeds`, default seed 0), then scored on the test split of every
+target and seed like the rules. It needs the gold model, which no
 rule may read: it is the reference the rules are measured against, not a rule.
 """
 
@@ -43,7 +44,7 @@ from unlearn_bench.bench.ssd_rule_report import write_report
 from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.errors import build
-from unlearn_bench.methods.base import UnlearnContext
+from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.ssd import dampen
 from unlearn_bench.metrics.evaluate import paper_columns, tuning_columns
 from unlearn_bench.metrics.objective import distance_to_gold
@@ -93,11 +94,15 @@ class Cell:
     seed: int
     target: str  # the class's name, or "random"
     task: str
+    overrides: list[str]  # what composed cfg: a method's config is composed with them
     cfg: DictConfig
     original: torch.nn.Module
     context: UnlearnContext  # the full context: a method is given context.for_method(method)
     score: Callable[[torch.nn.Module], dict]
     reference: dict[str, dict]  # "original" / "gold": the models' metrics
+
+    def method(self, extra: list[str]) -> UnlearningMethod:
+        return build(compose_cfg(self.task, [*self.overrides, *extra]).method)
 
     def columns(self, metrics: dict) -> dict[str, float]:
         return paper_columns(metrics, self.task)
@@ -119,7 +124,8 @@ def cells(dataset: str, task: str, seeds: list[int], classes: list[int] | None, 
     random draw of `task.n_forget` samples."""
     device = torch.device("cpu")
     for seed in seeds:
-        cfg = compose_cfg(task, [f"dataset={dataset}", f"seed={seed}", *overrides])
+        base = [f"dataset={dataset}", f"seed={seed}", *overrides]
+        cfg = compose_cfg(task, base)
         data = load_data(cfg)
         store = ModelStore(Path(cfg.paths.cache_dir) / "models")
         if task == "random":
@@ -131,8 +137,8 @@ def cells(dataset: str, task: str, seeds: list[int], classes: list[int] | None, 
             material = exp.material()  # hashes the whole dataset: once per request
             recipe, (original, original_info), (gold, _) = train_models(exp, store, material)
             score = scorer(cfg, split_sets(exp, exp.split), device, recipe)
-            yield Cell(seed=seed, target="random" if task == "random" else exp.split.target, task=task, cfg=cfg,
-                       original=original, score=score, reference={"original": score(original), "gold": score(gold)},
+            yield Cell(seed=seed, target="random" if task == "random" else exp.split.target, task=task, overrides=base,
+                       cfg=cfg, original=original, score=score, reference={"original": score(original), "gold": score(gold)},
                        context=build_context(exp, exp.split, original, original_info, material, recipe, device))
 
 
@@ -142,8 +148,7 @@ def run_rules(cell: Cell, rule_set: dict[str, list[str]], done: set) -> list[dic
     for rule, extra in rule_set.items():
         if (cell.seed, cell.target, rule) in done:
             continue
-        method = build(compose_cfg(cell.task, [f"dataset={cell.cfg.dataset.name}", f"seed={cell.seed}",
-                                               *extra]).method)
+        method = cell.method(extra)
         torch.manual_seed(cell.seed)
         start = time.perf_counter()
         unlearned = method.unlearn(copy.deepcopy(cell.original), cell.context.for_method(method))
@@ -162,10 +167,14 @@ class Bound:
     trial dampens a copy of the original and scores it."""
 
     def __init__(self, cells: list[Cell]):
-        self.cells = cells
-        self.importances = []
+        self.cells: list[Cell] = []
+        self.importances: list[tuple] = []
+        self.add(cells)
+
+    def add(self, cells: list[Cell]) -> None:
         for cell in cells:
-            ssd = build(compose_cfg(cell.task, [f"dataset={cell.cfg.dataset.name}", "method=ssd"]).method)
+            self.cells.append(cell)
+            ssd = cell.method(["method=ssd", "method.estimator=batch"])
             ctx = cell.context.for_method(ssd)
             self.importances.append((ssd.train_importance(cell.original, ctx)[0],
                                      ssd.importance(cell.original, ctx, ctx.forget_set, "importance []_Df")))
@@ -194,19 +203,23 @@ class Bound:
         study.optimize(objective, n_trials=trials)
         return study.best_params["alpha"], study.best_params["lambda_"], study.best_value
 
-    def rows(self, trials: int) -> list[dict]:
+    def rows(self, trials: int, others: list[Cell]) -> list[dict]:
+        """The bound's rows: searched on these cells, then scored on them and on `others`."""
         start = time.perf_counter()
         alpha, lambda_, value = self.search(trials)
         seconds = time.perf_counter() - start
+        tuned_on = sorted({cell.seed for cell in self.cells})
+        self.add(others)
         return [cell.row(BOUND, m, alpha=alpha, **{"lambda": lambda_}, params_changed_pct=pct, method_s=None,
-                         bound={"trials": trials, "val_distance": value, "search_s": seconds})
+                         bound={"trials": trials, "val_distance": value, "search_s": seconds, "seeds": tuned_on})
                 for cell, (m, pct) in zip(self.cells, self.metrics(alpha, lambda_), strict=True)]
 
 
-def measure(cell_iter: Iterator[Cell], rule_set: dict[str, list[str]], tune_trials: int, rows: list[dict],
-            save: Callable[[list[dict]], None]) -> list[dict]:
+def measure(cell_iter: Iterator[Cell], rule_set: dict[str, list[str]], tune_trials: int, tune_seeds: list[int],
+            rows: list[dict], save: Callable[[list[dict]], None]) -> list[dict]:
     """Appends to `rows` the (seed, target, rule) cells it lacks, calling `save(rows)` after each
-    target; then (tune_trials > 0, unless rows.json already holds it) the tuned bound over every cell."""
+    target; then (tune_trials > 0, unless rows.json already holds it) the tuned bound, searched on
+    the cells of `tune_seeds` and scored on every cell."""
     done = {(r["seed"], r["class"], r["rule"]) for r in rows}
     kept = []
     for cell in cell_iter:
@@ -214,7 +227,8 @@ def measure(cell_iter: Iterator[Cell], rule_set: dict[str, list[str]], tune_tria
         save(rows)
         kept.append(cell)
     if tune_trials > 0 and not any(r["rule"] == BOUND for r in rows):
-        rows.extend(Bound(kept).rows(tune_trials))
+        rows.extend(Bound([c for c in kept if c.seed in tune_seeds])
+                    .rows(tune_trials, [c for c in kept if c.seed not in tune_seeds]))
         save(rows)
     return rows
 
@@ -228,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mass-shares", default="0.5", help="shares s of the mass_share rule to run")
     parser.add_argument("--tune-trials", type=int, default=40,
                         help="Optuna trials of the tuned bound (0: no bound)")
+    parser.add_argument("--tune-seeds", default="0", help="the seeds whose validation split the bound is tuned on")
     parser.add_argument("--out", default=None, help="default: docs/results/ssd_rules/<dataset>[-random]")
     parser.add_argument("--resume", action="store_true", help="keep the cells rows.json already holds")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. paths.root_dir=/tmp/x")
@@ -244,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = json.loads(rows_file.read_text()) if args.resume and rows_file.exists() else []
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = measure(cells(args.dataset, args.task, seeds, classes, args.overrides), rule_set, args.tune_trials,
-                   rows, save=lambda done: rows_file.write_text(json.dumps(done, indent=1)))
+                   [int(s) for s in args.tune_seeds.split(",")], rows, save=lambda done: rows_file.write_text(json.dumps(done, indent=1)))
     keep = {*rule_set, BOUND}
     rows = [r for r in rows if r["seed"] in seeds and r["rule"] in keep]  # the report: this request
     write_report(rows, out, command=" ".join(["python -m unlearn_bench.bench.ssd_rule_map",

@@ -63,8 +63,10 @@ def _bound_note(rows: list[dict]) -> list[str]:
     if bound is None:
         return []
     b = bound["bound"]
+    seeds = ", ".join(map(str, b.get("seeds", [])))
     return [f"Tuned bound: α = {bound['alpha']:.4g}, λ = {bound['lambda']:.3g} for every target and seed, the best "
-            f"of {b['trials']} Optuna TPE trials on the validation split (mean validation distance "
+            f"of {b['trials']} Optuna TPE trials on the validation split of every target of seed(s) {seeds} "
+            f"(mean validation distance "
             f"{b['val_distance']:.2f}; search {b['search_s'] / 60:.1f} min). It reads the gold model: the "
             "reference the rules are measured against, not a rule.", ""]
 
