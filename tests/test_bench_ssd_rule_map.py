@@ -28,6 +28,7 @@ def test_rule_map_scores_every_rule_against_gold(tmp_path):
         assert row["task"] == "class" and row["class"] == "3"
     assert {r["alpha"] for r in rows if r["rule"] == "ssd α=10 (paper)"} == {10.0}
     assert {r["alpha"] for r in rows if r["rule"] == "ssd preset α"} == {3.0}  # the overrides reach the methods
+    assert not any("same_as" in r for r in rows)  # every rule's config differs here
     table = (out / "tables.md").read_text()
     assert "| assd |" in table and "target met" in table and "seed 0 only" in table and "Tuned bound" in table
     assert (out / "distance_to_gold.png").stat().st_size > 0
@@ -37,8 +38,14 @@ def test_rule_map_scores_every_rule_against_gold(tmp_path):
 def test_rule_map_random_forgetting_and_one_tuned_bound_for_every_cell(tmp_path):
     out = tmp_path / "map"
     main(["--task", "random", "--seeds", "0,1", "--tune-trials", "3", "--out", str(out),
-          f"paths.root_dir={tmp_path}", *TINY])
+          f"paths.root_dir={tmp_path}", "dataset.ssd_alpha=10", *TINY])
     rows = json.loads((out / "rows.json").read_text())
+    # with the dataset's α set to the paper's 10, the preset rule reuses the paper rule's row
+    preset = [r for r in rows if r["rule"] == "ssd preset α"]
+    assert {r["same_as"] for r in preset} == {"ssd α=10 (paper)"}
+    for r in preset:
+        paper = next(p for p in rows if p["rule"] == "ssd α=10 (paper)" and p["seed"] == r["seed"])
+        assert {**r, "rule": paper["rule"]} == {**paper, "same_as": r["same_as"]}
     assert {(r["seed"], r["class"], r["task"]) for r in rows} == {(0, "random", "random"), (1, "random", "random")}
     bound = [r for r in rows if r["rule"] == BOUND]
     assert len(bound) == 2 and len({(r["alpha"], r["lambda"]) for r in bound}) == 1
