@@ -106,3 +106,22 @@ def test_rules_refuse_what_they_cannot_decide():
 def test_bad_rule_options_are_refused(kwargs, message):
     with pytest.raises(UnlearnBenchError, match=message):
         SSD(**kwargs)
+
+
+@pytest.mark.parametrize("dataset", ["digits", "fashion_mnist"])
+def test_ssd_defaults_on_a_dataset_without_a_paper_alpha_come_from_the_rule_map(make_cfg, dataset):
+    """digits and Fashion-MNIST set SSD's rule and importances (docs/results/ssd_rules/); the
+    command line, the paper's datasets and the Optuna search still get SSD with a fixed α."""
+    method = make_cfg(f"dataset={dataset}", "method=ssd").method
+    assert (method.estimator, method.alpha_rule, method.lambda_) == ("output_norm_batch", "assd", 1.0)
+    paper = make_cfg(f"dataset={dataset}", "method=ssd", "method.alpha_rule=fixed", "method.estimator=batch").method
+    assert (paper.estimator, paper.alpha_rule) == ("batch", "fixed")
+
+
+def test_ssd_keeps_the_papers_alpha_where_the_paper_gives_one(make_cfg):
+    method = make_cfg("dataset=cifar10", "model=resnet18", "method=ssd").method
+    assert (method.estimator, method.alpha_rule, method.alpha, method.lambda_) == ("batch", "fixed", 10, 1.0)
+
+
+def test_the_optuna_search_tunes_a_fixed_alpha_even_where_the_default_is_a_rule(make_cfg):
+    assert make_cfg("dataset=digits", "hparams_search=ssd_optuna").method.alpha_rule == "fixed"

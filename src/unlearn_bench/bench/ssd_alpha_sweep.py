@@ -4,8 +4,9 @@
 
 For each class and α it prints retain/forget test accuracy after SSD beside the original's and
 whether the class passes the check "forget accuracy falls ≥ 50 points, retain accuracy stays within
-5 points"; then how many classes pass per α. This is how digits' own α was chosen. With
-protocol=official, []_D is computed per class in the official code's per-request loader order.
+5 points"; then how many classes pass per α. This is how digits' own α was chosen. SSD's own
+(Fisher) importances unless `method.estimator=...` is given. With protocol=official, []_D is
+computed per class in the official code's per-request loader order.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=["paths.output_dir=outputs/ssd_alpha_sweep",
-                                           "trainer.enable_progress_bar=false", *args.overrides])
+                                           "trainer.enable_progress_bar=false", "method.estimator=batch",
+                                           *args.overrides])
     alphas = [float(a) for a in args.alphas.split(",")]
     rows = sweep(cfg, alphas, args.lambda_)
     for alpha in alphas:
