@@ -53,6 +53,16 @@ def test_ssd_identical_to_the_baseline_is_a_tie_not_closest(tmp_path):
     assert "SSD forgets (Df nearer retrain's than the baseline's, separated): holds in 0/1 (not for cat)" in table.claims
 
 
+def test_the_claims_count_every_model_of_a_table(tmp_path):
+    """Two models forgetting the same class are two groups: SSD forgets on one, not on the other."""
+    for seed in (0, 1, 2):
+        for model, ssd_df in (("resnet18", 90.0 + seed), ("vit", 1.0 + seed)):
+            for method, df in (("baseline", 90.0 + seed), ("ssd", ssd_df), ("retrain", 0.0)):
+                write(tmp_path, f"{model}{method}{seed}", record(method, seed, 70.0, df, 50.0, model=model))
+    (table,) = build_tables(observations(load_records([tmp_path])))
+    assert "SSD forgets (Df nearer retrain's than the baseline's, separated): holds in 1/2 (not for resnet18 rocket)" in table.claims
+
+
 def test_cached_times_are_marked_and_ssd_time_splits_into_two_columns(tmp_path):
     for seed in (0, 1):
         rec = record("retrain", seed, 90.0, 0.0, 1.0, t=30.0, dataset="cifar10", forget="cat",

@@ -60,8 +60,11 @@ CLAIMS = (("SSD forgets (Df nearer retrain's than the baseline's, separated)", _
 
 def claims_line(table) -> str:
     parts = []
+    groups = _groups(table)
+    several_models = len({key[0] for key in groups}) > 1  # then the model names the group too
     for name, test in CLAIMS:
-        results = {" ".join(str(k) for k in key[1:]): test(rows) for key, rows in _groups(table).items()}
+        results = {" ".join(str(k) for k in (key if several_models else key[1:])): test(rows)
+                   for key, rows in groups.items()}
         results = {k: r for k, r in results.items() if r is not None}
         if not results:
             continue
