@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from unlearn_bench.bench.ssd_rule_map import BOUND, SEARCH_SPACE, main
+from unlearn_bench.bench.ssd_rule_map import BOUND, SEARCH_SPACE, compose_cfg, main
 
 TINY = ["training.epochs=2", "training.milestones=[1]", "trainer.accelerator=cpu"]
 
@@ -59,3 +59,9 @@ def test_rule_map_random_forgetting_and_one_tuned_bound_for_every_cell(tmp_path)
     for row in rows:  # random forgetting's columns: Dr the whole test split, Df the forget samples
         assert row["original"]["Dr"] - row["Dr"] == pytest.approx(row["retain_drop"])
     assert "random forgetting" in (out / "tables.md").read_text()
+
+
+def test_the_map_runs_the_scales_stand_in_like_the_command_line():
+    cfg = compose_cfg("class", ["dataset=cifar10", "model=resnet18"])
+    assert (cfg.model.name, cfg.training.epochs) == ("resnet_small", 8)
+    assert compose_cfg("class", ["dataset=digits", "model=vit"]).model.name == "vit_tiny"

@@ -56,6 +56,7 @@ from unlearn_bench.pipeline import (
     split_sets,
     train_models,
 )
+from unlearn_bench.standin import overrides_with_model, stand_in_for
 from unlearn_bench.training.store import ModelStore
 
 log = logging.getLogger("ssd_rule_map")
@@ -83,9 +84,13 @@ def rules(mass_shares: list[float]) -> dict[str, list[str]]:
 
 
 def compose_cfg(task: str, overrides: list[str]) -> DictConfig:
+    """The config of a map run; `model=resnet18`/`vit` run as the scale's stand-in, as on the command line."""
+    full = ["scale=cpu", f"task={task}", "paths.output_dir=outputs/ssd_rule_map", "trainer.enable_progress_bar=false",
+            *overrides]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=["scale=cpu", f"task={task}", "paths.output_dir=outputs/ssd_rule_map",
-                                            "trainer.enable_progress_bar=false", *overrides])
+        cfg = compose("config", overrides=full)
+        stand_in = stand_in_for(cfg)
+        return cfg if stand_in is None else compose("config", overrides=overrides_with_model(full, stand_in))
 
 
 @dataclass
