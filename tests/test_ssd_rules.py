@@ -108,10 +108,11 @@ def test_bad_rule_options_are_refused(kwargs, message):
         SSD(**kwargs)
 
 
-@pytest.mark.parametrize("dataset", ["digits", "fashion_mnist"])
+@pytest.mark.parametrize("dataset", ["digits", "fashion_mnist", "image_folder", "torch"])
 def test_ssd_defaults_on_a_dataset_without_a_paper_alpha_come_from_the_rule_map(make_cfg, dataset):
-    """digits and Fashion-MNIST set SSD's rule and importances (docs/results/ssd_rules/); the
-    command line, the paper's datasets and the Optuna search still get SSD with a fixed α."""
+    """digits, Fashion-MNIST and the user's own datasets set SSD's rule and importances
+    (docs/results/ssd_rules/); the command line, the paper's datasets and the Optuna search still
+    get SSD with a fixed α."""
     method = make_cfg(f"dataset={dataset}", "method=ssd").method
     assert (method.estimator, method.alpha_rule, method.lambda_) == ("output_norm_batch", "assd", 1.0)
     paper = make_cfg(f"dataset={dataset}", "method=ssd", "method.alpha_rule=fixed", "method.estimator=batch").method
