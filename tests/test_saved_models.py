@@ -49,7 +49,7 @@ def test_the_unlearned_model_is_saved_and_reloads(saved_run):
     assert json.loads((root / "run" / "results.json").read_text())["artifacts"] == record["artifacts"]
     card = json.loads((root / "run" / UNLEARNED_MODEL_INFO).read_text())
     assert {k: card[k] for k in ("method", "dataset", "model", "task", "forget", "seed", "num_classes")} == {
-        "method": "ssd", "dataset": "digits", "model": "cnn", "task": "class", "forget": "4", "seed": 0,
+        "method": "ssd", "dataset": "digits", "model": "cnn", "task": "class", "forget": "0", "seed": 0,
         "num_classes": 10}
     tensors, meta = decode((root / "run" / UNLEARNED_MODEL).read_bytes())
     assert meta == card
