@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import logging
 import statistics
@@ -125,9 +126,11 @@ class Cell:
         return distance_to_gold(tuning_columns(metrics, self.task), tuning_columns(self.reference["gold"], self.task))
 
 
-def cells(dataset: str, task: str, seeds: list[int], classes: list[int] | None, overrides: list[str]) -> Iterator[Cell]:
+def cells(dataset: str, task: str, seeds: list[int], classes: list[int] | None, overrides: list[str],
+          wanted: Callable[[int, str], bool] = lambda seed, target: True) -> Iterator[Cell]:
     """The map's forget requests in order: per seed, every class (or the `classes` given), or one
-    random draw of `task.n_forget` samples."""
+    random draw of `task.n_forget` samples; those `wanted(seed, target)` refuses are skipped before
+    any model is read or scored."""
     device = torch.device("cpu")
     for seed in seeds:
         base = [f"dataset={dataset}", f"seed={seed}", *overrides]
@@ -140,10 +143,13 @@ def cells(dataset: str, task: str, seeds: list[int], classes: list[int] | None, 
             requests = [ClassTask(forget=str(c)) for c in (classes if classes is not None else range(data.num_classes))]
         for request in requests:
             exp = Experiment(cfg, data, request.split(data))
+            target = "random" if task == "random" else exp.split.target
+            if not wanted(seed, target):
+                continue
             material = exp.material()  # hashes the whole dataset: once per request
             recipe, (original, original_info), (gold, _) = train_models(exp, store, material)
             score = scorer(cfg, split_sets(exp, exp.split), device, recipe)
-            yield Cell(seed=seed, target="random" if task == "random" else exp.split.target, task=task, overrides=base,
+            yield Cell(seed=seed, target=target, task=task, overrides=base,
                        cfg=cfg, original=original, score=score, reference={"original": score(original), "gold": score(gold)},
                        context=build_context(exp, exp.split, original, original_info, material, recipe, device))
 
@@ -228,18 +234,20 @@ class Bound:
                 for cell, (m, pct) in zip(self.cells, self.metrics(alpha, lambda_), strict=True)]
 
 
-def measure(cell_iter: Iterator[Cell], rule_set: dict[str, list[str]], tune_trials: int, tune_seeds: list[int],
-            rows: list[dict], save: Callable[[list[dict]], None]) -> list[dict]:
+def measure(cell_source: Callable[..., Iterator[Cell]], rule_set: dict[str, list[str]], tune_trials: int,
+            tune_seeds: list[int], rows: list[dict], save: Callable[[list[dict]], None]) -> list[dict]:
     """Appends to `rows` the (seed, target, rule) cells it lacks, calling `save(rows)` after each
     target; then (tune_trials > 0, unless rows.json already holds it) the tuned bound, searched on
-    the cells of `tune_seeds` and scored on every cell."""
+    the cells of `tune_seeds` and scored on every cell. `cell_source(wanted=...)` yields the cells;
+    without a bound to tune, a target whose rules are all in `rows` is not built."""
     done = {(r["seed"], r["class"], r["rule"]) for r in rows}
+    tune = tune_trials > 0 and not any(r["rule"] == BOUND for r in rows)
     kept = []
-    for cell in cell_iter:
+    for cell in cell_source(wanted=lambda seed, target: tune or any((seed, target, r) not in done for r in rule_set)):
         rows.extend(run_rules(cell, rule_set, done))
         save(rows)
         kept.append(cell)
-    if tune_trials > 0 and not any(r["rule"] == BOUND for r in rows):
+    if tune:
         rows.extend(Bound([c for c in kept if c.seed in tune_seeds])
                     .rows(tune_trials, [c for c in kept if c.seed not in tune_seeds]))
         save(rows)
@@ -271,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     rows_file = out / "rows.json"
     rows = json.loads(rows_file.read_text()) if args.resume and rows_file.exists() else []
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = measure(cells(args.dataset, args.task, seeds, classes, args.overrides), rule_set, args.tune_trials,
+    rows = measure(functools.partial(cells, args.dataset, args.task, seeds, classes, args.overrides), rule_set,
+                   args.tune_trials,
                    [int(s) for s in args.tune_seeds.split(",")], rows, save=lambda done: rows_file.write_text(json.dumps(done, indent=1)))
     keep = {*rule_set, BOUND}
     rows = [r for r in rows if r["seed"] in seeds and r["rule"] in keep]  # the report: this request
