@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from unlearn_bench.conf import CONF_DIR
+from unlearn_bench.metrics.reference_memo import REFERENCE_MEMO
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 
@@ -20,6 +21,14 @@ CONF = CONF_DIR
 # tiny but real: 3 epochs on digits trains a model that is far above chance
 FAST = ["training.epochs=3", "training.milestones=[2]", "trainer.enable_progress_bar=false",
         "trainer.accelerator=cpu"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_reference_memo():
+    """Each test starts without the reference models' results of an earlier test in this process."""
+    REFERENCE_MEMO.clear()
+    yield
+    REFERENCE_MEMO.clear()
 
 
 @pytest.fixture(scope="module")

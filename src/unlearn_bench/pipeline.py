@@ -31,6 +31,7 @@ from unlearn_bench.metrics.evaluate import (
 )
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.metrics.reference_memo import fingerprint, role_memo
 from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
 from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.results import format_table, versions, write_results
@@ -245,6 +246,13 @@ def architecture(model_cfg: DictConfig) -> str:
     return str(model_cfg.net.get("arch") or model_cfg.net._target_.rsplit(".", 1)[-1])
 
 
+def evaluation_context(cfg: DictConfig, material: dict, split: ForgetSplit, device: torch.device) -> str:
+    """A digest of everything a reference model's evaluation depends on besides the model itself."""
+    indices = (split.retain_idx, split.forget_idx, split.test_retain_idx, split.test_forget_idx, split.val_retain_idx)
+    return fingerprint(material, *(np.asarray(i) for i in indices), str(device), cfg.eval_batch_size,
+                       OmegaConf.to_container(cfg.trainer, resolve=True))
+
+
 def run_identity(cfg: DictConfig, split: ForgetSplit) -> dict:
     """What a results record is about: the keys the report groups runs by."""
     return {"dataset": cfg.dataset.name, "model": cfg.model.name, "architecture": architecture(cfg.model),
@@ -290,12 +298,15 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     log.info("%s: done in %s.", method.name, duration(measured_s))
     models = {"unlearned": unlearned, "original": original, "gold": gold}
     outputs_of = predictor(cfg, eval_sets, device, recipe)
-    outputs = {role: outputs_of(model) for role, model in models.items()}
+    remember = role_memo({"original": original_info.get("key"), "gold": gold_info.get("key")},
+                         evaluation_context(cfg, material, split, device))
+    outputs = {role: remember(role, "outputs", functools.partial(outputs_of, model)) for role, model in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material, models, eval_sets,
                             metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size,
-                            logits={role: {s: out[s][0] for s in SPLITS} for role, out in outputs.items()})
+                            logits={role: {s: out[s][0] for s in SPLITS} for role, out in outputs.items()},
+                            remember=remember)
     record = {
         "method": method.name,
         **run_identity(cfg, split),

@@ -3,6 +3,7 @@ the U-LiRA per-example attack. Configured by `lenses` (conf/lenses/)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
@@ -11,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.divergence import ZRF_REDUCTIONS, mean_js, zrf_score
 from unlearn_bench.metrics.evaluate import SPLITS, predict
+from unlearn_bench.metrics.reference_memo import fingerprint
 from unlearn_bench.metrics.relearn import RelearnConfig, relearn_steps
 from unlearn_bench.metrics.shadows import ULiRAConfig, make_pool, shadow_models, ulira_attack
 
@@ -45,10 +47,13 @@ def forget_and_retain_splits(task: str) -> tuple[str, str]:
 
 def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, torch.nn.Module],
                    eval_sets: dict, original_forget_acc: float, device: torch.device, seed: int,
-                   batch_size: int = 256, logits: dict[str, dict[str, torch.Tensor]] | None = None) -> dict:
+                   batch_size: int = 256, logits: dict[str, dict[str, torch.Tensor]] | None = None,
+                   remember=None) -> dict:
     """The lenses of `models` (roles unlearned, original, gold) as a results-record section.
     `logits` (role -> split -> logits on `eval_sets`): the evaluation's own forward passes, reused
-    instead of predicting every split again."""
+    instead of predicting every split again. `remember(role, what, compute)` (reference_memo.role_memo):
+    where a reference model's relearn time comes from an earlier run of the process."""
+    remember = remember or (lambda role, what, compute: compute())
     use_js, zrf_cfg, relearn_cfg, ulira_cfg = lens_configs(lenses_cfg)
     out: dict = {}
     if (use_js or zrf_cfg["enabled"]) and logits is None:
@@ -65,8 +70,10 @@ def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, tor
         out["zrf_reduction"] = zrf_cfg["reduction"]
     if relearn_cfg is not None:
         log.info("Relearn time: fine-tuning on the forget set (at most %d steps per model)", relearn_cfg.max_steps)
-        out["relearn"] = {role: relearn_steps(models[role], eval_sets["forget_train"], original_forget_acc,
-                                              relearn_cfg, device, seed)
+        what = "relearn:" + fingerprint(vars(relearn_cfg), original_forget_acc, seed)
+        out["relearn"] = {role: remember(role, what, functools.partial(
+                              relearn_steps, models[role], eval_sets["forget_train"], original_forget_acc,
+                              relearn_cfg, device, seed))
                           for role in ("unlearned", "gold")}
         out["relearn_config"] = vars(relearn_cfg) | {"target_acc": original_forget_acc}
     if ulira_cfg is not None:
