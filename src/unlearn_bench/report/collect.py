@@ -39,6 +39,7 @@ class Observation:
     forget_given: str = ""  # task.forget as given on the command line (e.g. a person's id)
     cached_t: bool = False  # t holds a time read from a cache (measured in another run)
     uses_retain: bool = False  # the method read the retain set (results' data_read, else data_used)
+    params_changed_pct: float | None = None  # the SSD family: share of the network it changed (%)
 
     @property
     def column(self) -> str:
@@ -197,8 +198,12 @@ def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+SSD_FAMILY = ("ssd", "assd", "lfssd")
+
+
 def _is_ssd(record: dict) -> bool:
-    return record["method"] == "ssd" and "importance_train_s" in (record.get("method_report") or {})
+    """SSD and its variants: their time counts the []_D pass, computed or read from the store."""
+    return record["method"] in SSD_FAMILY and "importance_train_s" in (record.get("method_report") or {})
 
 
 def observation(record: dict) -> Observation:
@@ -236,6 +241,7 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         importance_d_s=importance_d, cached_t=cached_t,
         forget_given=str(((record.get("config") or {}).get("task") or {}).get("forget", record["forget"])),
         data_used=tuple(record.get("data_used") or ()),
+        params_changed_pct=report.get("params_changed_pct"),
     )
 
 
