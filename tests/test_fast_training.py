@@ -91,3 +91,11 @@ def test_importance_pass_stays_32_bit_unless_asked():
     assert importance_trainer_cfg({"precision": "bf16-mixed", "devices": 1})["precision"] == "32-true"
     asked = importance_trainer_cfg({"precision": "bf16-mixed", "importance_precision": "bf16-mixed"})
     assert asked["precision"] == "bf16-mixed"
+
+
+def test_a_null_optimizer_argument_is_not_passed():
+    recipe = Recipe(functools.partial(torch.optim.AdamW, lr=1e-3, momentum=None, weight_decay=0.05))
+    assert recipe.optimizer.func is torch.optim.AdamW
+    assert recipe.optimizer.keywords == {"lr": 1e-3, "weight_decay": 0.05}
+    assert Recipe(functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9)).optimizer.keywords == \
+        {"lr": 0.1, "momentum": 0.9}

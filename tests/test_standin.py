@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from cli_helpers import finish, start
 from unlearn_bench.standin import overrides_with_model, stand_in_for
@@ -49,3 +50,17 @@ def test_the_cpu_cifar10_recipe_drops_only_the_rotation(make_cfg):
         ["RandomCrop", "RandomHorizontalFlip", "RandomRotation"]
     assert _augmentations(make_cfg("scale=cpu", "dataset=cifar10", "model=resnet_small",
                                    "dataset.augmentations=[]")) == []
+
+
+def test_the_small_vit_brings_its_own_recipe_on_every_dataset(make_cfg):
+    from unlearn_bench.errors import build
+
+    for dataset in ("digits", "cifar10"):
+        cfg = make_cfg("scale=cpu", f"dataset={dataset}", "model=vit_tiny")
+        optimizer = cfg.training.optimizer
+        assert (optimizer._target_, optimizer.lr, optimizer.weight_decay, cfg.training.schedule) == \
+            ("torch.optim.AdamW", 1e-3, 0.05, "onecycle")
+        built = build(cfg.training).optimizer(torch.nn.Linear(2, 2).parameters())
+        assert isinstance(built, torch.optim.AdamW) and built.defaults["lr"] == 1e-3
+    assert make_cfg("dataset=digits", "model=cnn").training.optimizer._target_ == "torch.optim.SGD"
+    assert make_cfg("model=vit_tiny", "training.optimizer.lr=0.01").training.optimizer.lr == 0.01

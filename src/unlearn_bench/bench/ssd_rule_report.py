@@ -1,7 +1,15 @@
-"""The SSD rule map's table (markdown) and figure (rules × classes, coloured by distance to gold)."""
+"""The SSD rule map's table (markdown) and figure (rules × classes, coloured by distance to gold).
+
+    python -m unlearn_bench.bench.ssd_rule_report ROWS.json [ROWS.json ...] --out DIR
+
+merges the rows of maps run in separate processes (classes or seeds split between jobs) into one
+rows.json, tables.md and distance_to_gold.png.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -71,14 +79,35 @@ def _bound_note(rows: list[dict]) -> list[str]:
             "reference the rules are measured against, not a rule.", ""]
 
 
-def markdown(rows: list[dict], command: str, seconds: float) -> str:
+def merge(parts: list[list[dict]]) -> list[dict]:
+    """The rows of several maps of one dataset and task, in order; a (seed, target, rule) that two
+    parts both hold must be the same row."""
+    merged: dict[tuple, dict] = {}
+    for part in parts:
+        for row in part:
+            key = (row["seed"], row["class"], row["rule"])
+            if key in merged and merged[key] != row:
+                raise ValueError(f"two different rows for seed {key[0]}, target {key[1]!r}, rule {key[2]!r}: "
+                                 "the maps disagree (different code or models?); merge only maps of one run")
+            merged.setdefault(key, row)
+    kinds = {(r["dataset"], r.get("task", "class")) for r in merged.values()}
+    if len(kinds) > 1:
+        raise ValueError(f"rows of several datasets or tasks: {sorted(kinds)}; merge one map at a time")
+    return list(merged.values())
+
+
+def _duration(seconds: float | None) -> str:
+    return "merged from maps run separately" if seconds is None else f"{seconds / 60:.1f} min on the 2-core machine"
+
+
+def markdown(rows: list[dict], command: str, seconds: float | None) -> str:
     classes, rules = _ordered(rows, "class"), _ordered(rows, "rule")
     seeds = _ordered(rows, "seed")
     task = rows[0].get("task", "class")
     what = "100 random samples" if task == "random" else f"{len(classes)} classes"
     lines = [f"# SSD α rules on {rows[0]['dataset']} ({task} forgetting): distance to the gold model", "",
              f"`{command}` — {what} × seeds {', '.join(map(str, seeds))} × {len(rules)} rules, "
-             f"{seconds / 60:.1f} min on the 2-core machine.", "", *_bound_note(rows),
+             f"{_duration(seconds)}.", "", *_bound_note(rows),
              "Distance to gold: mean absolute gap of Dr, Df and MIA to the retrained gold model, in points "
              "(0 = indistinguishable); class forgetting: Dr retain-test and Df forget-test accuracy; random "
              "forgetting: Dr test and Df forget-set accuracy (the paper's columns). Retain drop: the "
@@ -95,7 +124,8 @@ def markdown(rows: list[dict], command: str, seconds: float) -> str:
                      f"{_fmt(s['worst_drop'])} | {s['runs_over_limit']}/{s['runs']} | {met} |")
     gold = _by(rows, "class")
     lines += ["", "## Distance to gold per forget target (mean over seeds)", "",
-              "| rule | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
+              "| rule | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes),
+              "| *seeds* | " + " | ".join(str(len({r["seed"] for r in gold[(c,)]})) for c in classes) + " |"]
     for rule in rules:
         means = class_means(rows, rule)
         lines.append(f"| {rule} | " + " | ".join(_fmt(means[c]) for c in classes) + " |")
@@ -138,6 +168,28 @@ def figure(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(rows: list[dict], out: Path, command: str, seconds: float) -> None:
+def write_report(rows: list[dict], out: Path, command: str, seconds: float | None) -> None:
     (out / "tables.md").write_text(markdown(rows, command, seconds))
     figure(rows, out / "distance_to_gold.png")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rows", nargs="+", type=Path, help="rows.json files of ssd_rule_map runs")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the merged rows.json, tables.md, figure")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.rows if not p.is_file()]
+    if missing:
+        parser.error(f"no such rows file: {', '.join(missing)}")
+    rows = merge([json.loads(p.read_text()) for p in args.rows])
+    if not rows:
+        parser.error("the rows files hold no rows")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+    command = " ".join(["python -m unlearn_bench.bench.ssd_rule_report", *map(str, args.rows), "--out", str(args.out)])
+    write_report(rows, args.out, command=command, seconds=None)
+    print(f"wrote {args.out}/rows.json, tables.md, distance_to_gold.png ({len(rows)} rows)")
+
+
+if __name__ == "__main__":
+    main()

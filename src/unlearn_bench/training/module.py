@@ -31,7 +31,8 @@ class Recipe:
 
     schedule "multistep": linear warm-up over `warmup_epochs`, then ×gamma at each milestone (the
     paper's); "onecycle": linear rise to the optimizer's lr over `onecycle_peak` of the steps, then
-    linear decay to zero (the fast CIFAR recipes')."""
+    linear decay to zero (the fast CIFAR recipes'). An optimizer argument set to null is not passed,
+    so a recipe can swap SGD for an optimizer without `momentum` (conf/model_training/vit_tiny.yaml)."""
 
     optimizer: Callable[..., torch.optim.Optimizer]
     epochs: int = 30
@@ -46,6 +47,9 @@ class Recipe:
     label_smoothing: float = 0.0
 
     def __post_init__(self):
+        if isinstance(self.optimizer, functools.partial) and None in self.optimizer.keywords.values():
+            kept = {k: v for k, v in self.optimizer.keywords.items() if v is not None}
+            self.optimizer = functools.partial(self.optimizer.func, *self.optimizer.args, **kept)
         if self.schedule not in SCHEDULES:
             raise UnlearnBenchError(f"training.schedule={self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}.")
         if not 0 < self.onecycle_peak < 1:
