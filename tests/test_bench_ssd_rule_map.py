@@ -65,3 +65,18 @@ def test_the_map_runs_the_scales_stand_in_like_the_command_line():
     cfg = compose_cfg("class", ["dataset=cifar10", "model=resnet18"])
     assert (cfg.model.name, cfg.training.epochs) == ("resnet_small", 8)
     assert compose_cfg("class", ["dataset=digits", "model=vit"]).model.name == "vit_tiny"
+
+
+@pytest.mark.slow
+def test_a_resumed_map_scores_its_searched_bound_on_the_new_seeds(tmp_path):
+    out = tmp_path / "map"
+    common = ["--task", "random", "--out", str(out), f"paths.root_dir={tmp_path}", *TINY]
+    main(["--seeds", "0", "--tune-trials", "2", *common])
+    first = [r for r in json.loads((out / "rows.json").read_text()) if r["rule"] == BOUND]
+    main(["--seeds", "0,1", "--tune-trials", "2", "--resume", *common])
+    rows = json.loads((out / "rows.json").read_text())
+    bound = {r["seed"]: r for r in rows if r["rule"] == BOUND}
+    assert sorted(bound) == [0, 1] and bound[0] == first[0]  # seed 0's row is kept, not searched again
+    assert (bound[1]["alpha"], bound[1]["lambda"], bound[1]["bound"]) == \
+        (first[0]["alpha"], first[0]["lambda"], first[0]["bound"])
+    assert len([r for r in rows if r["seed"] == 1]) == len([r for r in rows if r["seed"] == 0])

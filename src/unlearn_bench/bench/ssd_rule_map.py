@@ -10,7 +10,8 @@ model store) the original and the gold model at `scale=cpu`, then runs every rul
 MIA (the paper's columns), distance to gold, and the drop of retain-test accuracy against the
 original. Writes rows.json, tables.md and distance_to_gold.png to DIR (default
 docs/results/ssd_rules/<dataset>[-random]/), see `ssd_rule_report`; rows.json is written after every
-target, and `--resume` keeps the cells it already holds.
+target, and `--resume` keeps the cells it already holds (and scores a bound it holds, at its searched
+(α, λ), on the seeds and classes added).
 
 The rules: SSD at the paper's α = 10; SSD at the config's preset α for the dataset; ASSD; LFSSD at
 the preset α; LFSSD with ASSD's rule; our mass_share rule at each share given, and with LFSSD's
@@ -229,8 +230,13 @@ class Bound:
         seconds = time.perf_counter() - start
         tuned_on = sorted({cell.seed for cell in self.cells})
         self.add(others)
+        return self.scored(alpha, lambda_, {"trials": trials, "val_distance": value, "search_s": seconds,
+                                            "seeds": tuned_on})
+
+    def scored(self, alpha: float, lambda_: float, facts: dict) -> list[dict]:
+        """The bound's rows at a searched (α, λ) on every cell; `facts` describe the search."""
         return [cell.row(BOUND, m, alpha=alpha, **{"lambda": lambda_}, params_changed_pct=pct, method_s=None,
-                         bound={"trials": trials, "val_distance": value, "search_s": seconds, "seeds": tuned_on})
+                         bound=facts)
                 for cell, (m, pct) in zip(self.cells, self.metrics(alpha, lambda_), strict=True)]
 
 
@@ -238,13 +244,18 @@ def measure(cell_source: Callable[..., Iterator[Cell]], rule_set: dict[str, list
             tune_seeds: list[int], rows: list[dict], save: Callable[[list[dict]], None]) -> list[dict]:
     """Appends to `rows` the (seed, target, rule) cells it lacks, calling `save(rows)` after each
     target; then (tune_trials > 0, unless rows.json already holds it) the tuned bound, searched on
-    the cells of `tune_seeds` and scored on every cell. `cell_source(wanted=...)` yields the cells;
-    without a bound to tune, a target whose rules are all in `rows` is not built."""
+    the cells of `tune_seeds` and scored on every cell. A bound `rows` already holds is scored, at
+    its searched (α, λ), on the cells that lack it (a map resumed with more seeds or classes).
+    `cell_source(wanted=...)` yields the cells; a target with nothing left to add is not built."""
     done = {(r["seed"], r["class"], r["rule"]) for r in rows}
-    tune = tune_trials > 0 and not any(r["rule"] == BOUND for r in rows)
+    searched = next((r for r in rows if r["rule"] == BOUND), None)
+    tune = tune_trials > 0 and searched is None
+    wanted_rules = [*rule_set, *([BOUND] if searched else [])]
     kept = []
-    for cell in cell_source(wanted=lambda seed, target: tune or any((seed, target, r) not in done for r in rule_set)):
+    for cell in cell_source(wanted=lambda seed, target: tune or any((seed, target, r) not in done for r in wanted_rules)):
         rows.extend(run_rules(cell, rule_set, done))
+        if searched is not None and (cell.seed, cell.target, BOUND) not in done:
+            rows.extend(Bound([cell]).scored(searched["alpha"], searched["lambda"], searched["bound"]))
         save(rows)
         kept.append(cell)
     if tune:
