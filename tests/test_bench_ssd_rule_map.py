@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from unlearn_bench.bench.ssd_rule_map import BOUND, SEARCH_SPACE, compose_cfg, main
 
@@ -73,7 +74,12 @@ def test_a_resumed_map_scores_its_searched_bound_on_the_new_seeds(tmp_path):
     common = ["--task", "random", "--out", str(out), f"paths.root_dir={tmp_path}", *TINY]
     main(["--seeds", "0", "--tune-trials", "2", *common])
     first = [r for r in json.loads((out / "rows.json").read_text()) if r["rule"] == BOUND]
-    main(["--seeds", "0,1", "--tune-trials", "2", "--resume", *common])
+    threads = torch.get_num_threads()
+    try:
+        main(["--seeds", "0,1", "--tune-trials", "2", "--resume", "--threads", "2", *common])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
     rows = json.loads((out / "rows.json").read_text())
     bound = {r["seed"]: r for r in rows if r["rule"] == BOUND}
     assert sorted(bound) == [0, 1] and bound[0] == first[0]  # seed 0's row is kept, not searched again

@@ -277,10 +277,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tune-seeds", default="0", help="the seeds whose validation split the bound is tuned on")
     parser.add_argument("--out", default=None, help="default: docs/results/ssd_rules/<dataset>[-random]")
     parser.add_argument("--resume", action="store_true", help="keep the cells rows.json already holds")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: one map per core, run side by side)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. paths.root_dir=/tmp/x")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     name = args.dataset + ("-random" if args.task == "random" else "")
     out = Path(args.out) if args.out else Path("docs") / "results" / "ssd_rules" / name
     out.mkdir(parents=True, exist_ok=True)
