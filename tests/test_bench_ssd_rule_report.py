@@ -39,6 +39,10 @@ def test_report_cli_writes_the_merged_map_with_seeds_per_target(tmp_path):
     assert "| assd | 3.00 | 6.00 |" in table  # airplane: mean of seeds 0 and 1
     assert "| assd | 4.50 |" in table  # summary: the mean of the two targets' means
     assert (out / "distance_to_gold.png").stat().st_size > 0
+    main([*map(str, files), "--out", str(tmp_path / "seed1"), "--seeds", "1"])
+    assert [(r["seed"], r["class"]) for r in json.loads((tmp_path / "seed1" / "rows.json").read_text())] == \
+        [(1, "airplane")]
+    assert "--seeds 1" in (tmp_path / "seed1" / "tables.md").read_text()
 
 
 def test_report_cli_names_a_missing_rows_file(tmp_path, capsys):

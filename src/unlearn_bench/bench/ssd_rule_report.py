@@ -1,9 +1,10 @@
 """The SSD rule map's table (markdown) and figure (rules × classes, coloured by distance to gold).
 
-    python -m unlearn_bench.bench.ssd_rule_report ROWS.json [ROWS.json ...] --out DIR
+    python -m unlearn_bench.bench.ssd_rule_report ROWS.json [ROWS.json ...] --out DIR [--seeds 0,1]
 
 merges the rows of maps run in separate processes (classes or seeds split between jobs) into one
-rows.json, tables.md and distance_to_gold.png.
+rows.json, tables.md and distance_to_gold.png; `--seeds` keeps only those seeds' rows (a map whose
+later seeds cover some classes only).
 """
 
 from __future__ import annotations
@@ -177,16 +178,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("rows", nargs="+", type=Path, help="rows.json files of ssd_rule_map runs")
     parser.add_argument("--out", type=Path, required=True, help="folder for the merged rows.json, tables.md, figure")
+    parser.add_argument("--seeds", default=None, help="keep only these seeds' rows, e.g. 0 or 0,1 (default: all)")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.rows if not p.is_file()]
     if missing:
         parser.error(f"no such rows file: {', '.join(missing)}")
     rows = merge([json.loads(p.read_text()) for p in args.rows])
+    if args.seeds is not None:
+        seeds = {int(seed) for seed in args.seeds.split(",")}
+        rows = [r for r in rows if r["seed"] in seeds]
     if not rows:
         parser.error("the rows files hold no rows")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
-    command = " ".join(["python -m unlearn_bench.bench.ssd_rule_report", *map(str, args.rows), "--out", str(args.out)])
+    command = " ".join(["python -m unlearn_bench.bench.ssd_rule_report", *map(str, args.rows), "--out", str(args.out),
+                        *(["--seeds", args.seeds] if args.seeds is not None else [])])
     write_report(rows, args.out, command=command, seconds=None)
     print(f"wrote {args.out}/rows.json, tables.md, distance_to_gold.png ({len(rows)} rows)")
 
