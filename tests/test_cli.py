@@ -11,6 +11,7 @@ import pytest
 
 from conftest import FAST, REPO
 from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.metrics.evaluate import chance_level_warning
 from unlearn_bench.pipeline import run
 
 
@@ -30,6 +31,7 @@ def test_cli_class_forgetting_then_cache_hit(tmp_path):
     assert "gap to gold" in first.stdout and "original" in first.stdout
     record = json.loads((tmp_path / "first" / "results.json").read_text())
     assert record["method"] == "ssd" and record["task"] == "class"
+    assert record["warnings"] == []
     assert not record["models"]["original"]["cache_hit"] and not record["models"]["gold"]["cache_hit"]
     for role in ("unlearned", "original", "gold"):
         assert set(record["metrics"][role]) >= {"retain_test_acc", "forget_test_acc", "retain_train_acc",
@@ -88,6 +90,16 @@ def test_cli_ssd_family(family_root, overrides, name, rule):
 def test_bad_input_in_process(make_cfg, overrides, message):
     with pytest.raises(UnlearnBenchError, match=message):
         run(make_cfg(*overrides))
+
+
+def test_a_method_that_destroys_the_model_is_flagged_in_the_log_and_the_record(make_cfg, caplog):
+    # pure gradient ascent at a huge step: the network ends up answering one class
+    record = run(make_cfg("task=class", "method=neggrad_plus", "method.alpha=0.01", "method.lr=10.0",
+                          "method.epochs=1"))
+    test_acc = record["metrics"]["unlearned"]["test_acc"]
+    assert test_acc <= 12.0
+    assert record["warnings"] == [chance_level_warning(test_acc, 10)]
+    assert "neggrad_plus: the unlearned model's test accuracy is" in caplog.text
 
 
 def test_bad_input_exits_with_one_sentence_and_writes_nothing(tmp_path):

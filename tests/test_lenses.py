@@ -47,6 +47,19 @@ def test_zrf_exact_on_a_hand_made_case():
         zrf_score(model, random, "sum")
 
 
+def test_zrf_stays_finite_when_a_collapsed_model_underflows():
+    # logits 800 apart: p = (e^-800, 1) underflows to (0, 1) in float64, log p must stay (−800, 0)
+    collapsed = torch.tensor([[0.0, 800.0]], dtype=torch.float64)
+    uniform = torch.zeros(1, 2, dtype=torch.float64)
+    m = (0.25, 0.75)  # (p + q)/2 with q = (½, ½), e^-800 below float64's reach
+    kl_m_p = m[0] * (math.log(m[0]) + 800.0) + m[1] * math.log(m[1])
+    kl_m_q = m[0] * math.log(m[0] / 0.5) + m[1] * math.log(m[1] / 0.5)
+    assert zrf_score(collapsed, uniform) == pytest.approx(1 - (0.5 * kl_m_p + 0.5 * kl_m_q) / 2, abs=1e-9)
+    kl_p_m = math.log(1 / 0.75)  # the paper's JS: the underflowed class contributes 0·log 0 = 0
+    kl_q_m = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
+    assert zrf_score(collapsed, uniform, "per_sample") == pytest.approx(1 - 0.5 * (kl_p_m + kl_q_m), abs=1e-12)
+
+
 def _blobs(n: int = 60, seed: int = 0):
     """Three well-separated 2-D classes."""
     g = torch.Generator().manual_seed(seed)

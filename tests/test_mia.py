@@ -8,6 +8,7 @@ import torch
 
 from unlearn_bench.metrics.evaluate import (
     accuracy,
+    chance_level_warning,
     metrics_from_outputs,
     paper_columns,
     tuning_columns,
@@ -67,6 +68,15 @@ def test_metrics_from_outputs_combines_splits():
     assert m["mia"] == 100.0  # forget samples are as confident as the members
     assert paper_columns(m, "class") == {"Dr": 75.0, "Df": 0.0, "MIA": 100.0}
     assert paper_columns(m, "random") == {"Dr": 50.0, "Df": 50.0, "MIA": 100.0}
+
+
+def test_chance_level_is_up_to_one_point_two_times_chance():
+    assert chance_level_warning(12.0, 10) == (
+        "the unlearned model's test accuracy is 12.00 %, chance level with 10 classes (10.00 %): "
+        "the method destroyed the model rather than unlearning the request.")
+    assert chance_level_warning(12.01, 10) is None
+    assert chance_level_warning(1.2, 100).startswith("the unlearned model's test accuracy is 1.20 %")
+    assert chance_level_warning(math.nan, 10) is None and chance_level_warning(None, 10) is None
 
 
 def test_distance_to_gold_is_mean_absolute_gap():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from pathlib import Path
 
@@ -323,3 +324,16 @@ def test_an_online_project_is_read_through_the_wandb_api(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wandb, "Api", Api)
     assert sorted(r["method"] for r in read_project("me/unlearn-bench")) == ["retrain", "ssd"]
+
+
+def test_an_infinite_value_is_left_out_of_its_cell_with_a_warning(tmp_path, caplog):
+    # results written before ZRF moved to log space hold −Infinity for a collapsed model
+    for seed, zrf in enumerate((-math.inf, 0.75, 0.25)):
+        rec = record("finetune", seed, 73.0, 10.0, 20.0)
+        write(tmp_path, f"finetune{seed}", {**rec, "lens_columns": {"unlearned": {"ZRF": zrf}}})
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path), "--out", str(out)]) == 0
+    table = next(t for t in build_tables(observations(load_records([tmp_path]))) if t.id == "2")
+    zrf = next(r for r in table.rows if r.metric == "ZRF").cells["finetune"]
+    assert (zrf.mean, zrf.n, zrf.values) == (0.5, 2, (0.75, 0.25))
+    assert "ZRF of finetune (seed 0, forget rocket) is -inf: left out of its cell" in caplog.text

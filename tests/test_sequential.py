@@ -13,6 +13,7 @@ from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance.store import ImportanceStore
 from unlearn_bench.methods.ssd import SSD
+from unlearn_bench.metrics.evaluate import chance_level_warning
 from unlearn_bench.pipeline import _digest, load_data, run
 from unlearn_bench.sequential import _weights_digest, cumulative_splits
 from unlearn_bench.training.store import ModelStore
@@ -100,3 +101,12 @@ def test_ssd_recomputes_importances_on_the_current_model_and_shrinking_set_only_
         assert len(set(keys)) == 1 and [s["method_report"]["importance_cache_hit"] for s in steps] == [False, True, True]
     # []_Df is always a fresh pass on the current model
     assert [p[1] for p in passes if p[0] == "importance []_Df"][1:] == outputs[:2]
+
+
+def test_a_request_that_destroys_the_model_is_flagged_per_step_and_in_the_record(make_cfg):
+    cfg = make_cfg("task=random", "task.requests=2", "task.n_forget=20", "method=neggrad_plus", "method.alpha=0.01",
+                   "method.lr=10.0", "method.epochs=1", *SMALL)
+    record = run(cfg)
+    for step in record["sequence"]:
+        assert step["warnings"] == [chance_level_warning(step["metrics"]["unlearned"]["test_acc"], 10)]
+    assert record["warnings"] == [f"request {s['request']}: {s['warnings'][0]}" for s in record["sequence"]]

@@ -24,6 +24,7 @@ from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
+    chance_level_warning,
     metrics_from_outputs,
     model_outputs,
     paper_columns,
@@ -303,6 +304,9 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     outputs = {role: remember(role, "outputs", functools.partial(outputs_of, model)) for role, model in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
+    warnings = [w for w in [chance_level_warning(metrics["unlearned"]["test_acc"], data.num_classes)] if w]
+    for warning in warnings:
+        log.warning("%s: %s", method.name, warning)
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material, models, eval_sets,
                             metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size,
                             logits={role: {s: out[s][0] for s in SPLITS} for role, out in outputs.items()},
@@ -330,6 +334,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
             "gold_train_s": gold_info.get("train_s"),
         },
         "method_report": method.report,
+        "warnings": warnings,
         "split": {"forget_train": len(split.forget_idx), "retain_train": len(split.retain_idx),
                   "forget_test": len(split.test_forget_idx), "retain_test": len(split.test_retain_idx)},
         "models": {"original": original_info, "gold": gold_info},

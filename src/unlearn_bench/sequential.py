@@ -24,6 +24,7 @@ from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.divergence import mean_js
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
+    chance_level_warning,
     metrics_from_outputs,
     model_outputs,
     paper_columns,
@@ -152,6 +153,9 @@ def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: 
                for role, m in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, so_far.task) for role, m in metrics.items()}
+    warnings = [w for w in [chance_level_warning(metrics["unlearned"]["test_acc"], exp.data.num_classes)] if w]
+    for warning in warnings:
+        log.warning("%s, request %d: %s", method.name, k, warning)
     js = {split: mean_js(outputs["unlearned"][split][0], outputs["gold"][split][0])
           for split in forget_and_retain_splits(so_far.task)}
     return {
@@ -165,6 +169,7 @@ def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: 
         "timing": {"method_s": method.report.get("method_s", measured_s), "measured_s": measured_s,
                    "gold_train_s": gold_info.get("train_s"), "gold_cache_hit": gold_info.get("cache_hit")},
         "method_report": method.report,
+        "warnings": warnings,
         "gold_model": gold_info.get("key"),
         "split_names": list(SPLITS),
     }
@@ -182,6 +187,7 @@ def _record(cfg, method_name: str, data, task, steps: list[dict], original_info:
         "metrics": last["metrics"], "paper_columns": last["paper_columns"], "gap_to_gold": last["gap_to_gold"],
         "distance_to_gold": last["distance_to_gold"], "timing": last["timing"],
         "method_report": last["method_report"], "split": last["split"],
+        "warnings": [f"request {step['request']}: {w}" for step in steps for w in step["warnings"]],
         "models": {"original": original_info},
         "config": OmegaConf.to_container(cfg, resolve=True), "versions": versions(),
     }

@@ -42,8 +42,11 @@ def zrf_score(logits_model: torch.Tensor, logits_random: torch.Tensor, reduction
         raise ValueError(f"ZRF reduction must be one of {ZRF_REDUCTIONS}, got {reduction!r}")
     if len(logits_model) == 0:
         return math.nan
-    p, q = torch.softmax(logits_model.double(), 1), torch.softmax(logits_random.double(), 1)
+    log_p, log_q = torch.log_softmax(logits_model.double(), 1), torch.log_softmax(logits_random.double(), 1)
     if reduction == "per_sample":
-        return float(1.0 - js_divergence(p, q).mean())
-    m = (p + q) / 2
-    return float(1.0 - 0.5 * (m * (m.log() - p.log())).mean() - 0.5 * (m * (m.log() - q.log())).mean())
+        return float(1.0 - js_divergence(log_p.exp(), log_q.exp()).mean())
+    # in log space: a probability that underflows to 0 (a collapsed model's logits far apart) would
+    # make log p = −inf and the score −inf, where the formula's value is finite
+    log_m = torch.logaddexp(log_p, log_q) - math.log(2.0)
+    m = log_m.exp()
+    return float(1.0 - 0.5 * (m * (log_m - log_p)).mean() - 0.5 * (m * (log_m - log_q)).mean())

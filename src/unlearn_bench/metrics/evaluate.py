@@ -86,6 +86,19 @@ def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
     return metrics_from_outputs(model_outputs(model, sets, device, batch_size, num_workers, trainer_cfg), mia_C)
 
 
+CHANCE_MARGIN = 1.2  # test accuracy up to 1.2 × chance (12 % with 10 classes) counts as chance
+
+
+def chance_level_warning(test_acc: float | None, num_classes: int) -> str | None:
+    """A warning when a model's test accuracy is at chance level (a method that destroyed the model
+    rather than unlearning), else None."""
+    chance = 100.0 / num_classes
+    if test_acc is None or math.isnan(test_acc) or test_acc > CHANCE_MARGIN * chance:
+        return None
+    return (f"the unlearned model's test accuracy is {test_acc:.2f} %, chance level with {num_classes} "
+            f"classes ({chance:.2f} %): the method destroyed the model rather than unlearning the request.")
+
+
 def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
     """The tables' Dr and Df: test-side for class and sub-class tasks; for random forgetting Dr is
     the full test split and Df the forget training samples (as in the official code)."""

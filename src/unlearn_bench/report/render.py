@@ -12,7 +12,8 @@ LEGEND = ("Cells: ours, mean [95 % bootstrap interval over the n seeds; none for
           "brackets (— where the paper has none). Closest to retrain (for t: the fastest): the method "
           "whose interval of |mean − retrain's mean| lies wholly below the runner-up's (bold), else "
           "\"tie\" with the methods whose intervals overlap; the baseline (doing nothing) competes, except "
-          "on t; n < 2 never separates. Dr, Df, MIA, ZRF, LiRA (U-LiRA AUC) in %, ZRF in [0, 1], JSf / "
+          "on t; n < 2 never separates. Dr, Df, MIA, LiRA (U-LiRA AUC) in %; ZRF: 1 for a model that "
+          "answers like a random network, below 0 possible (unbounded under the official reduction); JSf / "
           "JSr: Jensen–Shannon divergence to the gold model on forget / retain data (nats × 1000), RL: "
           "relearn steps; t in seconds, † read from a cache (measured in an earlier run, possibly under "
           "another load). ‡ after a method's name: it reads the retain set Dr (the paper's SSD does not).")

@@ -4,6 +4,7 @@ retrain in bold only where its interval separates it from the runner-up (else th
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import statistics
@@ -25,6 +26,8 @@ from unlearn_bench.report.paper import (
     title_of,
 )
 from unlearn_bench.report.stats import Verdict, bootstrap_interval, closest_to
+
+log = logging.getLogger(__name__)
 
 TABLE1_METHODS = ("retrain", "fisher", "ssd")
 LAYOUT_OF_TASK = {"class": "2", "subclass": "5", "random": "6"}
@@ -202,7 +205,10 @@ def _row(table_id: str, model: str, paper_model: str, dataset: str, task: str, f
     base = {o.column: o.method for o in obs}
     for o in obs:
         value = o.values.get(metric)
-        if value is not None and not math.isnan(value):
+        if value is not None and math.isinf(value):
+            log.warning("%s of %s (seed %d, forget %s) is %s: left out of its cell, which cannot average it.",
+                        metric, o.column, o.seed, o.forget, value)
+        elif value is not None and not math.isnan(value):
             values[o.column].append(value)
             if metric == "t" and o.cached_t:
                 cached.add(o.column)
