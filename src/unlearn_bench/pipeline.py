@@ -24,11 +24,11 @@ from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
-    chance_level_warning,
     metrics_from_outputs,
     model_outputs,
     paper_columns,
     tuning_columns,
+    unlearned_model_warnings,
 )
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
@@ -304,7 +304,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     outputs = {role: remember(role, "outputs", functools.partial(outputs_of, model)) for role, model in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
-    warnings = [w for w in [chance_level_warning(metrics["unlearned"]["test_acc"], data.num_classes)] if w]
+    warnings = unlearned_model_warnings(metrics["unlearned"], data.num_classes)
     for warning in warnings:
         log.warning("%s: %s", method.name, warning)
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material, models, eval_sets,

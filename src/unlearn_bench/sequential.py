@@ -24,10 +24,10 @@ from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.divergence import mean_js
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
-    chance_level_warning,
     metrics_from_outputs,
     model_outputs,
     paper_columns,
+    unlearned_model_warnings,
 )
 from unlearn_bench.metrics.lenses import forget_and_retain_splits
 from unlearn_bench.metrics.objective import distance_to_gold
@@ -153,7 +153,7 @@ def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: 
                for role, m in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, so_far.task) for role, m in metrics.items()}
-    warnings = [w for w in [chance_level_warning(metrics["unlearned"]["test_acc"], exp.data.num_classes)] if w]
+    warnings = unlearned_model_warnings(metrics["unlearned"], exp.data.num_classes)
     for warning in warnings:
         log.warning("%s, request %d: %s", method.name, k, warning)
     js = {split: mean_js(outputs["unlearned"][split][0], outputs["gold"][split][0])

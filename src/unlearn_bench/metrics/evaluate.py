@@ -99,6 +99,12 @@ def chance_level_warning(test_acc: float | None, num_classes: int) -> str | None
             f"classes ({chance:.2f} %): the method destroyed the model rather than unlearning the request.")
 
 
+def unlearned_model_warnings(metrics: dict[str, float], num_classes: int) -> list[str]:
+    """What a run warns about its unlearned model, from that model's metrics (`results.json`'s `warnings`)."""
+    warning = chance_level_warning(metrics["test_acc"], num_classes)
+    return [warning] if warning else []
+
+
 def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:
     """The tables' Dr and Df: test-side for class and sub-class tasks; for random forgetting Dr is
     the full test split and Df the forget training samples (as in the official code)."""
