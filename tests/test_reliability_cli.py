@@ -96,25 +96,49 @@ def test_a_failing_optuna_trial_ends_fail_and_the_search_goes_on(root):
     assert (root / "failing" / "conf" / "method" / "ssd_tuned_digits_cnn_class_3.yaml").exists()
 
 
+def _claimed_by(db: Path, pid: int) -> bool:
+    try:
+        return any(t.state.name == "RUNNING" and t.user_attrs.get("owner", "").endswith(f":{pid}")
+                   for t in _trials(db))
+    except Exception:  # noqa: BLE001 - the study is being created
+        return False
+
+
 def test_killed_and_interrupted_trials_never_stay_running(root):
     db = root / "killed" / f"{STUDY}.db"
-
-    def claimed_by(pid: int):
-        try:
-            return any(t.state.name == "RUNNING" and t.user_attrs.get("owner", "").endswith(f":{pid}")
-                       for t in _trials(db))
-        except Exception:  # noqa: BLE001 - the study is being created
-            return False
-
     for sig in (signal.SIGKILL, signal.SIGTERM):
-        proc = start(root, *_search(root, "killed", 3))
-        _wait_for(lambda pid=proc.pid: claimed_by(pid), proc)
+        proc = start(root, *_search(root, "killed", 50))  # far more trials than run before the kill
+        _wait_for(lambda pid=proc.pid: _claimed_by(db, pid), proc)
         os.killpg(proc.pid, sig)
         code, _, err = finish(proc)
-        assert code == 128 + sig if sig != signal.SIGKILL else code == -sig
+        assert code == (-sig if sig == signal.SIGKILL else 128 + sig), (code, err[-3000:])
     # the SIGTERM'd trial ended FAIL at once; the SIGKILLed one when the next search started
     assert [t.state.name for t in _trials(db)].count("RUNNING") == 0
     assert all(t.state.name in ("FAIL", "COMPLETE") for t in _trials(db))
+
+
+def test_a_signal_as_a_trial_ends_leaves_no_trial_running(root):
+    # the signal lands at the end of the first trial or in the sweeper before the next one, where it is
+    # held until the next trial starts: either way that trial ends FAIL
+    db, first = root / "boundary" / f"{STUDY}.db", root / "boundary" / "sweep" / "0" / "results.json"
+    proc = start(root, *_search(root, "boundary", 50))
+    _wait_for(first.exists, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    code, _, err = finish(proc)
+    assert code == 143 and err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM"), err[-3000:]
+    states = [t.state.name for t in _trials(db)]
+    assert "RUNNING" not in states and "FAIL" in states, states
+
+
+def test_a_study_that_cannot_be_prepared_stops_the_search_before_any_trial(root):
+    blocker = root / "not-a-folder"
+    blocker.write_text("")
+    sweep = root / "unprepared" / "sweep"
+    code, _, err = finish(start(root, "hparams_search=ssd_optuna", "task.forget=3", f"search.dir={blocker / 'db'}",
+                                f"search.config_dir={root / 'unprepared' / 'conf'}", f"hydra.sweep.dir={sweep}"))
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("error: could not prepare the Optuna study ("), err[-3000:]
+    assert not sweep.exists() or not any(p.is_dir() for p in sweep.iterdir())
 
 
 def test_parallel_searches_on_one_study_share_it_without_repeating_trials(root):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import warnings
+from typing import NoReturn
 
 import hydra
 from omegaconf import DictConfig
@@ -30,10 +32,18 @@ def cli(entry=main) -> None:
     try:
         entry()
     except interrupts.Interrupted as stop:
-        log_to_file(f"error: {stop}")
-        logging.shutdown()
-        print(f"error: {stop}", file=sys.stderr)
-        sys.exit(stop.exit_code)
+        _exit(str(stop), stop.exit_code)
+    held = interrupts.take_pending()  # a signal held while an Optuna search ended its last trial
+    if held is not None:
+        _exit(f"stopped by {signal.Signals(held).name} after the last trial (the search's results are kept).",
+              128 + held)
+
+
+def _exit(message: str, code: int) -> NoReturn:
+    log_to_file(f"error: {message}")
+    logging.shutdown()
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

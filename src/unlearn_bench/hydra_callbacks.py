@@ -12,6 +12,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
+from unlearn_bench import interrupts
 from unlearn_bench.job import FAILURE_FILE
 from unlearn_bench.sweep_size import ENV, sweep_size
 from unlearn_bench.trial_states import fail_orphaned_trials, start_search
@@ -32,6 +33,15 @@ class OptunaStudy(Callback):
         self.method, self.config_dir = method, config_dir
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        interrupts.hold()  # a signal between trials is raised when the next trial starts (job.sweep_job)
+        try:
+            self._prepare(config)
+        except Exception as err:  # noqa: BLE001 - Hydra would only warn and run the search unprepared
+            print(f"error: could not prepare the Optuna study ({type(err).__name__}: {err}); nothing was run.",
+                  file=sys.stderr)
+            sys.exit(1)
+
+    def _prepare(self, config: DictConfig) -> None:
         sweeper = config.hydra.sweeper
         storage, study = str(sweeper.storage), str(sweeper.study_name)
         direction = sweeper.direction

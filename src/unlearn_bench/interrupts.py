@@ -3,11 +3,17 @@
 The handler raises `Interrupted`, a BaseException: Hydra and Lightning let it through (after their
 clean-up), no `except Exception` swallows it, and every `finally` runs, so temporary files are
 removed and nothing half-written is left (all writes are atomic).
+
+An Optuna search holds a signal that arrives while the sweeper itself is working (asking or telling
+a trial, composing the next job) until the next trial body starts, where it is raised, so no trial is
+left RUNNING by a process that is gone; a second signal is raised at once.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -27,10 +33,49 @@ class Interrupted(BaseException):
                 "jobs are kept; rerun to continue).")
 
 
-def _raise(signum: int, frame) -> None:
+class _State:
+    held = False  # signals are held rather than raised
+    pending: int | None = None  # a held signal
+
+
+def _handle(signum: int, frame) -> None:
+    if _State.held and _State.pending is None:
+        _State.pending = signum
+        return
     raise Interrupted(signum)
 
 
 def install() -> None:
+    _State.held, _State.pending = False, None
     for sig in SIGNALS:
-        signal.signal(sig, _raise)
+        signal.signal(sig, _handle)
+
+
+def hold() -> None:
+    """From now on, hold signals except inside `released()`."""
+    _State.held = True
+
+
+def take_pending() -> int | None:
+    """The held signal, if any (no longer held)."""
+    signum, _State.pending = _State.pending, None
+    return signum
+
+
+def raise_pending() -> None:
+    """Raise the held signal, if any."""
+    signum = take_pending()
+    if signum is not None:
+        raise Interrupted(signum)
+
+
+@contextmanager
+def released() -> Iterator[None]:
+    """Signals are raised inside the block (a held one at its start); held again after it, if they were."""
+    was_held = _State.held
+    _State.held = False
+    try:
+        raise_pending()
+        yield
+    finally:
+        _State.held = was_held

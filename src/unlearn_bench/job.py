@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
 from unlearn_bench.errors import UnlearnBenchError, user_error
-from unlearn_bench.interrupts import Interrupted
+from unlearn_bench.interrupts import Interrupted, released
 from unlearn_bench.results import RESULTS_FILE
 from unlearn_bench.sweep_size import job_label
 from unlearn_bench.trial_states import claim_trial, fail_claimed_trial
@@ -139,7 +139,8 @@ def sweep_job(cfg: DictConfig, run: Callable[[DictConfig], dict]) -> float:
     if study is not None:
         claim_trial(*study, overrides)
     try:
-        return _objective(run(cfg))
+        with released():
+            return _objective(run(cfg))
     except Interrupted:
         if study is not None:
             fail_claimed_trial(*study, overrides)

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 from filelock import FileLock
@@ -104,11 +105,26 @@ def fail_orphaned_trials(storage: str, study: str) -> int:
     return failed
 
 
+def _create_study(study: str, storage: str, directions: list[str], attempts: int = 3) -> None:
+    """optuna.create_study, tried again when another process (a reader, a dashboard) was creating
+    the storage's tables at the same moment."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            optuna.create_study(study_name=study, storage=storage, directions=directions, load_if_exists=True)
+            return
+        except SQLAlchemyError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
+
+
 def start_search(storage: str, study: str, direction: str | list[str]) -> int:
     """Create the study if needed and count this search; returns how many searches were started on
     the study before this one (0 for the first). Under a lock beside a SQLite storage, so that
     searches started together neither race to create its tables nor draw the same random trials."""
-    import optuna
 
     db = sqlite_path(storage)
     if db is None:
@@ -117,7 +133,7 @@ def start_search(storage: str, study: str, direction: str | list[str]) -> int:
     counter = db.with_name(f"{db.name}.{study}.searches.json")
     with FileLock(str(counter) + ".lock"):
         directions = [direction] if isinstance(direction, str) else list(direction)
-        optuna.create_study(study_name=study, storage=storage, directions=directions, load_if_exists=True)
+        _create_study(study, storage, directions)
         started = json.loads(counter.read_text()).get("started", 0) if counter.exists() else 0
         Path(counter).write_text(json.dumps({"started": started + 1}))
     return int(started)
