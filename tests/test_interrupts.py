@@ -67,3 +67,24 @@ def test_without_hold_released_changes_nothing():
         pass
     with pytest.raises(Interrupted):
         _send()
+
+
+def test_after_stop_holding_the_held_signal_is_returned_and_the_next_is_raised():
+    interrupts.hold()
+    _send()
+    assert interrupts.stop_holding() == signal.SIGTERM
+    with pytest.raises(Interrupted):
+        _send()
+
+
+def test_a_signal_held_as_the_search_ends_exits_with_the_shell_code_and_one_line(capsys):
+    from unlearn_bench.__main__ import cli
+
+    def search_whose_last_trial_was_signalled():
+        interrupts.hold()
+        _send()
+
+    with pytest.raises(SystemExit) as end:
+        cli(search_whose_last_trial_was_signalled)
+    assert end.value.code == 143
+    assert capsys.readouterr().err == "error: stopped by SIGTERM after the last trial (the search's results are kept).\n"

@@ -33,7 +33,7 @@ def cli(entry=main) -> None:
         entry()
     except interrupts.Interrupted as stop:
         _exit(str(stop), stop.exit_code)
-    held = interrupts.take_pending()  # a signal held while an Optuna search ended its last trial
+    held = interrupts.stop_holding()  # a signal held while an Optuna search ended its last trial
     if held is not None:
         _exit(f"stopped by {signal.Signals(held).name} after the last trial (the search's results are kept).",
               128 + held)

@@ -62,6 +62,12 @@ def take_pending() -> int | None:
     return signum
 
 
+def stop_holding() -> int | None:
+    """Raise signals at once from now on; returns the signal held until now, if any."""
+    _State.held = False
+    return take_pending()
+
+
 def raise_pending() -> None:
     """Raise the held signal, if any."""
     signum = take_pending()
