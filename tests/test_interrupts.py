@@ -88,3 +88,24 @@ def test_a_signal_held_as_the_search_ends_exits_with_the_shell_code_and_one_line
         cli(search_whose_last_trial_was_signalled)
     assert end.value.code == 143
     assert capsys.readouterr().err == "error: stopped by SIGTERM after the last trial (the search's results are kept).\n"
+
+
+def _search_config(tmp_path, *overrides: str):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("unlearn_bench.conf", version_base="1.3"):
+        return compose("config", return_hydra_config=True, overrides=[
+            "hparams_search=ssd_optuna", f"paths.root_dir={tmp_path}", f"search.dir={tmp_path / 'optuna'}", *overrides])
+
+
+@pytest.mark.parametrize(("launcher", "held"), [([], True), (["hydra/launcher=local"], False)])
+def test_a_search_holds_signals_only_when_its_trials_run_in_this_process(tmp_path, launcher, held):
+    from unlearn_bench.hydra_callbacks import OptunaStudy
+
+    OptunaStudy(method="ssd").on_multirun_start(_search_config(tmp_path, *launcher))
+    if held:
+        _send()
+        assert interrupts.stop_holding() == signal.SIGTERM
+    else:  # submitit runs the trials elsewhere: holding here would hold the signal for the whole search
+        with pytest.raises(Interrupted):
+            _send()

@@ -21,6 +21,11 @@ from unlearn_bench.tuning import best_trial, count_done_trials, write_tuned_conf
 log = logging.getLogger(__name__)
 
 
+def _jobs_run_here(config: DictConfig) -> bool:
+    """Whether the sweep's jobs run in this process (Hydra's basic launcher), not in others (submitit)."""
+    return str(config.hydra.launcher.get("_target_", "")).endswith(".BasicLauncher")
+
+
 class OptunaStudy(Callback):
     """Before the sweep: create the SQLite folder, mark FAIL the trials whose process was killed, and
     treat hydra.sweeper.n_trials as the study's total, so a rerun after an interruption runs only the
@@ -33,7 +38,8 @@ class OptunaStudy(Callback):
         self.method, self.config_dir = method, config_dir
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        interrupts.hold()  # a signal between trials is raised when the next trial starts (job.sweep_job)
+        if _jobs_run_here(config):
+            interrupts.hold()  # a signal between trials is raised when the next trial starts (job.sweep_job)
         try:
             self._prepare(config)
         except Exception as err:  # noqa: BLE001 - Hydra would only warn and run the search unprepared

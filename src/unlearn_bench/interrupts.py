@@ -4,9 +4,10 @@ The handler raises `Interrupted`, a BaseException: Hydra and Lightning let it th
 clean-up), no `except Exception` swallows it, and every `finally` runs, so temporary files are
 removed and nothing half-written is left (all writes are atomic).
 
-An Optuna search holds a signal that arrives while the sweeper itself is working (asking or telling
-a trial, composing the next job) until the next trial body starts, where it is raised, so no trial is
-left RUNNING by a process that is gone; a second signal is raised at once.
+An Optuna search whose trials run in this process (Hydra's basic launcher) holds a signal that
+arrives while the sweeper itself is working (asking or telling a trial, composing the next job) until
+the next trial body starts, where it is raised, so no trial is left RUNNING by a process that is gone;
+a second signal is raised at once.
 """
 
 from __future__ import annotations
