@@ -146,15 +146,15 @@ def test_a_run_killed_in_training_resumes_from_its_checkpoint_folder(make_cfg, t
 def test_a_run_stopped_by_sigterm_resumes_on_the_next_invocation(tmp_path):
     """The real thing: SIGTERM (Slurm's time limit) during the original model's training, then the same command."""
     log = tmp_path / "first" / "__main__.log"
-    proc = start(tmp_path, "method=baseline", "training.epochs=12", f"hydra.run.dir={tmp_path}/first")
+    proc = start(tmp_path, "method=baseline", "training.epochs=40", f"hydra.run.dir={tmp_path}/first")
     deadline = time.monotonic() + 600
-    while not (log.exists() and "original: epoch 2/12" in log.read_text()):
+    while not (log.exists() and "original: epoch 2/40" in log.read_text()):
         assert proc.poll() is None and time.monotonic() < deadline, finish(proc)[2][-3000:]
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     assert finish(proc)[0] == 128 + signal.SIGTERM
-    code, _, err = finish(start(tmp_path, "method=baseline", "training.epochs=12", f"hydra.run.dir={tmp_path}/second"))
+    code, _, err = finish(start(tmp_path, "method=baseline", "training.epochs=40", f"hydra.run.dir={tmp_path}/second"))
     assert code == 0, err[-3000:]
     second = (tmp_path / "second" / "__main__.log").read_text()
-    assert "original: resuming the interrupted training from" in second and "original: epoch 1/12" not in second
+    assert "original: resuming the interrupted training from" in second and "original: epoch 1/40" not in second
     assert json.loads((tmp_path / "second" / "results.json").read_text())["models"]["original"]["resumed"]
