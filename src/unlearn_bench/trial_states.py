@@ -125,7 +125,6 @@ def start_search(storage: str, study: str, direction: str | list[str]) -> int:
     """Create the study if needed and count this search; returns how many searches were started on
     the study before this one (0 for the first). Under a lock beside a SQLite storage, so that
     searches started together neither race to create its tables nor draw the same random trials."""
-
     db = sqlite_path(storage)
     if db is None:
         return 0
