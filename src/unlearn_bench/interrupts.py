@@ -69,20 +69,15 @@ def stop_holding() -> int | None:
     return take_pending()
 
 
-def raise_pending() -> None:
-    """Raise the held signal, if any."""
-    signum = take_pending()
-    if signum is not None:
-        raise Interrupted(signum)
-
-
 @contextmanager
 def released() -> Iterator[None]:
     """Signals are raised inside the block (a held one at its start); held again after it, if they were."""
     was_held = _State.held
     _State.held = False
     try:
-        raise_pending()
+        held = take_pending()
+        if held is not None:
+            raise Interrupted(held)
         yield
     finally:
         _State.held = was_held
