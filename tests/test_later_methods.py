@@ -167,8 +167,7 @@ def test_neggrad_plus_step_raises_the_forget_loss_and_lowers_the_retain_loss():
 
 # --- Random Label --------------------------------------------------------------------------------
 
-def test_random_label_relabels_every_forget_sample_to_another_class_each_epoch(tmp_path):
-    ctx = build_context(tmp_path)
+def relabelled_per_epoch(ctx, method) -> list[np.ndarray]:
     seen = []
     original_loader = ctx.loader
 
@@ -179,11 +178,28 @@ def test_random_label_relabels_every_forget_sample_to_another_class_each_epoch(t
 
     spied = copy.copy(ctx)
     spied.loader = spy
-    RandomLabel(epochs=3).unlearn(copy.deepcopy(ctx.original), spied)
+    method.unlearn(copy.deepcopy(ctx.original), spied)
+    return seen
+
+
+def test_random_label_other_relabels_every_forget_sample_to_another_class_each_epoch(tmp_path):
+    ctx = build_context(tmp_path)
+    seen = relabelled_per_epoch(ctx, RandomLabel(epochs=3, labels="other"))
     true = dataset_labels(ctx.forget_set)
     assert len(seen) == 3
     assert all(len(labels) == len(true) and not np.any(labels == true) for labels in seen)
     assert not np.array_equal(seen[0], seen[1])  # drawn afresh each epoch
+
+
+def test_random_label_uniform_draws_from_all_classes_as_the_authors(tmp_path):
+    ctx = build_context(tmp_path)
+    method = RandomLabel(epochs=3)
+    seen = relabelled_per_epoch(ctx, method)
+    true = dataset_labels(ctx.forget_set)
+    kept = [int(np.sum(labels == true)) for labels in seen]
+    # class 3 of digits: about 1 in 10 of the ~60 forget samples keeps its class each epoch
+    assert method.report["labels_kept_true_per_epoch"] == kept and all(0 < k < len(true) // 3 for k in kept)
+    assert set(np.concatenate(seen).tolist()) == set(range(10))
 
 
 # --- JiT -----------------------------------------------------------------------------------------

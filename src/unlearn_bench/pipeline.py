@@ -21,6 +21,7 @@ from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
@@ -56,7 +57,7 @@ def resolve_device(accelerator: str) -> torch.device:
 
 
 def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
-    method = build(cfg.method)
+    method = build(without_provenance(cfg.method))
     if task_name not in method.tasks:
         raise UnlearnBenchError(
             f"Method {method.name} is not defined for {task_name} forgetting "

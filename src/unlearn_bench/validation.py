@@ -92,7 +92,7 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.task.name == "random":
         _integer("task.n_forget", cfg.task.get("n_forget"), 1, "100")
     method = OmegaConf.to_container(cfg.method, resolve=True)
-    _settings("method", {k: v for k, v in method.items() if k != "_target_"})
+    _settings("method", {k: v for k, v in method.items() if k not in ("_target_", "provenance")})
     training = OmegaConf.to_container(cfg.training, resolve=True)
     _settings("training", training)
     fraction = method.get("retain_fraction")

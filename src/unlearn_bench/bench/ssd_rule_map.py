@@ -47,6 +47,7 @@ from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.errors import build
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.ssd import dampen
 from unlearn_bench.metrics.evaluate import paper_columns, tuning_columns
 from unlearn_bench.metrics.objective import distance_to_gold
@@ -110,7 +111,7 @@ class Cell:
     reference: dict[str, dict]  # "original" / "gold": the models' metrics
 
     def method(self, extra: list[str]) -> UnlearningMethod:
-        return build(compose_cfg(self.task, [*self.overrides, *extra]).method)
+        return build(without_provenance(compose_cfg(self.task, [*self.overrides, *extra]).method))
 
     def columns(self, metrics: dict) -> dict[str, float]:
         return paper_columns(metrics, self.task)

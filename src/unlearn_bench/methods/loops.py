@@ -169,10 +169,14 @@ def paired_epochs(
     desc: str = "train",
     progress: bool = True,
     autocast: Autocast = contextlib.nullcontext,
+    train_mode: bool = True,
 ) -> list[float]:
     """Like `train_epochs`, but each step sees one retain batch and the next forget batch, the forget
-    loader cycled so that an epoch is one pass over the retain set (NegGrad+'s loop)."""
-    model.to(device).train()
+    loader cycled so that an epoch is one pass over the retain set (NegGrad+'s loop). As
+    `itertools.cycle` does, the forget batches of an epoch's first pass are replayed in the same order
+    until the retain set is done; each epoch starts a new pass. train_mode=False runs the updates with
+    the model in eval mode (BatchNorm normalises with, and keeps, its running statistics)."""
+    model.to(device).train(train_mode)
     history = []
     for epoch in range(epochs):
         total, count = 0.0, 0

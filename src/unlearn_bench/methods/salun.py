@@ -14,17 +14,20 @@ from unlearn_bench.methods.saliency import GradientMask, forget_gradient_salienc
 
 
 class SalUn(RandomLabel):
-    """Official (OPTML-Group/Unlearn-Saliency, Classification/README.md): mask of the top 50 % of
-    |∇θ ℓ(D_f)| (generate_mask.py, batch 256), then Random Label for 10 epochs at lr 0.1 (SGD momentum
-    0.9, weight decay 5e-4, batch 256) updating only masked weights. The saliency is taken at the
-    original weights as the paper defines it (the official script also takes SGD steps while it sums
-    the gradients)."""
+    """As the authors run it (OPTML-Group/Unlearn-Saliency, Classification/README.md since April 2024,
+    generate_mask.py, unlearn/RL.py): the mask keeps the top 50 % of |Σ_batches ∇θ CE(D_f)| taken at
+    the original weights in eval mode (batch 256), then Random Label for 10 epochs at lr 0.013 (SGD
+    momentum 0.9, weight decay 5e-4, batch 256) moves only the masked weights; the others are put back
+    and their momentum cleared after every step (RL.py since Feb 2026). Until April 2024 the README
+    gave lr 0.1 for the same run (`method.lr=0.1`)."""
 
     name = "salun"
 
-    def __init__(self, mask_fraction: float = 0.5, epochs: int = 10, lr: float = 0.1, momentum: float = 0.9,
-                 weight_decay: float = 5e-4, batch_size: int = 256):
-        super().__init__(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
+    def __init__(self, mask_fraction: float = 0.5, epochs: int = 10, lr: float = 0.013, momentum: float = 0.9,
+                 weight_decay: float = 5e-4, batch_size: int = 256, labels: str = "uniform",
+                 schedule: str = "auto"):
+        super().__init__(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size,
+                         labels=labels, schedule=schedule)
         self.mask_fraction = mask_fraction
         self.mask: GradientMask | None = None
 

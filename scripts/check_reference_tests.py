@@ -1,0 +1,57 @@
+"""Does each reference test catch a change of its method's defining step? Applies one mutation at a
+time to the source (train/eval mode, a loss term, a reduction, a mask, the accumulation, a batch
+size...), runs the matching tests of tests/test_reference_steps.py, and puts the source back.
+
+    .venv/bin/python scripts/check_reference_tests.py     # from the repository root; about 2 minutes
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that must fail)
+ ("neggrad eval->train", "src/unlearn_bench/methods/neggrad_plus.py", 'train_mode=self.model_mode == "train"', 'train_mode=True', "neggrad"),
+ ("neggrad no pull", "src/unlearn_bench/methods/neggrad_plus.py", 'pull = l2_pull(m, start, decay) if decay else 0.0', 'pull = 0.0', "neggrad"),
+ ("jit zero each step", "src/unlearn_bench/methods/jit.py", '            if not self.accumulate_gradients:\n', '            if True:\n', "jit_sums"),
+ ("salun mask off", "src/unlearn_bench/methods/saliency.py", 'p.copy_(torch.where(mask, p, self.start[name]))', 'pass', "salun"),
+ ("rl other labels", "src/unlearn_bench/methods/random_label.py", 'if self.labels == "uniform":', 'if False:', "random_label_relabels"),
+ ("scrub gamma", "src/unlearn_bench/methods/scrub.py", 'return gamma * F.cross_entropy', 'return F.cross_entropy', "scrub_alternates"),
+ ("scrub rewind all val", "src/unlearn_bench/methods/scrub.py", 'if self.rewind_reference == "validation":', 'if True:', "scrub_r"),
+ ("finetune eval", "src/unlearn_bench/methods/loops.py", '    model.to(device).train()\n    history = []\n    keep', '    model.to(device).eval()\n    history = []\n    keep', "finetune"),
+ ("badteacher mean", "src/unlearn_bench/methods/bad_teacher.py", 'return F.kl_div(log_p, target, reduction=reduction)', 'return F.kl_div(log_p, target, reduction="mean")', "bad_teacher"),
+ ("amnesiac batch", "src/unlearn_bench/methods/amnesiac.py", 'loader = ctx.loader(data, shuffle=True, batch_size=self.batch_size)', 'loader = ctx.loader(data, shuffle=True, batch_size=4)', "amnesiac"),
+ ("l1 constant", "src/unlearn_bench/methods/l1_sparse.py", 'return [alpha * (1 - t / epochs) for t in range(epochs)]', 'return [alpha for t in range(epochs)]', "l1_sparse"),
+ ("ssd >=", "src/unlearn_bench/methods/ssd.py", 'selected = f > alpha * d', 'selected = f >= 0.5 * alpha * d', "ssd_dampens"),
+ ("fisher boost", "src/unlearn_bench/methods/fisher.py", '        var = var * boost', '        var = var', "fisher_noise"),
+ ("unsir train mode", "src/unlearn_bench/methods/unsir.py", 'model.train(official)', 'model.train(True)', "unsir_noise"),
+ ("unsir repeats", "src/unlearn_bench/methods/unsir.py", 'noise_set = NoiseDataset(torch.cat(self.noise), noise_labels, self.noise_repeats)', 'noise_set = NoiseDataset(torch.cat(self.noise), noise_labels, 1)', "unsir_impairs"),
+ ("retrain all", "src/unlearn_bench/methods/retrain.py", 'model.get_classifier().reset_parameters()', '[m.reset_parameters() for m in model.modules() if hasattr(m, "reset_parameters")]', "retrain_head"),
+ ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
+]
+
+
+def main() -> int:
+    missed = 0
+    for name, path, old, new, k in MUTATIONS:
+        file = pathlib.Path(path)
+        source = file.read_text()
+        if old not in source:
+            print(f"{name}: the text to mutate is no longer in {path}; update this script")
+            return 2
+        file.write_text(source.replace(old, new, 1))
+        try:
+            result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_reference_steps.py", "-q",
+                                     "-p", "no:cacheprovider", "-k", k], capture_output=True, text=True)
+        finally:
+            file.write_text(source)
+        caught = result.returncode != 0
+        missed += not caught
+        print(f"{name:24s} -> {'caught' if caught else 'MISSED'}: {result.stdout.strip().splitlines()[-1]}")
+    print(f"{len(MUTATIONS) - missed} of {len(MUTATIONS)} mutations caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""One reference check per built-in method: its defining step on the hand-made model and data of
+reference_setup.py, against a replay of the authors' code written out here (train/eval mode per
+phase, batch composition, loss terms and reductions, accumulation, masks, schedules). The
+repository, commit and file each replay follows are in the method's YAML (`provenance`).
+Where an authors' paper and code disagree, the replay follows the code."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import ConcatDataset
+
+from reference_setup import (
+    CLASSES,
+    Samples,
+    Tiny,
+    assert_same_state,
+    batches,
+    context,
+    forget_set,
+    retain_set,
+    state,
+)
+from unlearn_bench.methods.amnesiac import Amnesiac
+from unlearn_bench.methods.bad_teacher import BadTeacher
+from unlearn_bench.methods.baseline import Baseline
+from unlearn_bench.methods.finetune import Finetune
+from unlearn_bench.methods.fisher import noise_distribution
+from unlearn_bench.methods.jit import JiT
+from unlearn_bench.methods.l1_sparse import L1Sparse
+from unlearn_bench.methods.loops import random_wrong_labels
+from unlearn_bench.methods.neggrad_plus import NegGradPlus
+from unlearn_bench.methods.random_label import RandomLabel
+from unlearn_bench.methods.retrain import Retrain
+from unlearn_bench.methods.salun import SalUn
+from unlearn_bench.methods.scrub import SCRUB
+from unlearn_bench.methods.ssd import SSD
+from unlearn_bench.methods.unsir import UNSIR, learn_noise
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def sgd(model, lr, momentum=0.0, weight_decay=0.0):
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def step(optimizer, loss):
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def kl_distill(student_logits, teacher_logits, temperature):
+    """SCRUB's DistillKL: KL(softmax(t/T) ‖ softmax(s/T)) summed, × T² / batch."""
+    p_s = F.log_softmax(student_logits / temperature, dim=1)
+    p_t = F.softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(p_s, p_t, reduction="sum") * temperature**2 / student_logits.shape[0]
+
+
+# --- the paper's eight (if-loops/selective-synaptic-dampening) -----------------------------------
+
+def test_baseline_returns_the_original_untouched():
+    ctx = context()
+    model = copy.deepcopy(ctx.original)
+    assert Baseline().unlearn(model, ctx) is model
+    assert_same_state(model, ctx.original, atol=0)
+
+
+def test_retrain_head_resets_only_the_classifier_and_fine_tunes_it_at_lr_0_01(monkeypatch):
+    """Official `retrain`: reset the modules with reset_parameters among the top-level children (on
+    their ResNet18 and ViT that is the head alone), then fit on Dr with lr 0.01."""
+    seen = {}
+
+    def fake_fit(net, train_set, val_set, recipe, trainer_cfg, seed, name):
+        seen.update(state=state(net), train=train_set, val=val_set, recipe=recipe)
+        return {"best_val_acc": 0.0}
+
+    monkeypatch.setattr("unlearn_bench.methods.retrain.fit_classifier", fake_fit)
+    ctx = context(recipe=type("Recipe", (), {"with_lr": staticmethod(lambda lr: ("recipe at lr", lr))})())
+    Retrain(reset="head").unlearn(copy.deepcopy(ctx.original), ctx)
+    before = state(ctx.original)
+    for key, value in seen["state"].items():
+        if key.startswith("head."):
+            assert not torch.equal(value, before[key]), key
+        else:
+            assert torch.equal(value, before[key]), key
+    assert seen["train"] is ctx.retain_train_set and seen["val"] is ctx.val_set
+    assert seen["recipe"] == ("recipe at lr", 0.01)
+
+
+def test_finetune_is_train_mode_sgd_on_the_retain_set():
+    """Official `finetune` → fit_one_cycle(5, lr=0.02): SGD momentum 0.9, wd 5e-4, train mode, mean CE."""
+    ctx = context()
+    model = Finetune(epochs=2, batch_size=4).unlearn(copy.deepcopy(ctx.original), ctx)
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = sgd(ref, 0.02, 0.9, 5e-4)
+    for _ in range(2):
+        for x, y in batches(retain_set(), 4):
+            step(optimizer, F.cross_entropy(ref(x), y))
+    assert_same_state(model, ref)
+    assert ctx.calls == [(6, True, 4)]
+
+
+def test_bad_teacher_distils_the_incompetent_teacher_on_forget_and_the_original_on_retain():
+    """Official `blindspot`: 30 % of Dr + all of Df, student in train mode, teachers in eval mode,
+    KL(student/T ‖ tag·bad + (1 − tag)·good), Adam 1e-4, one epoch; kl_reduction batchmean here
+    (official `mean` also divides by the class count: protocol=official)."""
+    ctx = context()
+    model = BadTeacher(batch_size=8).unlearn(copy.deepcopy(ctx.original), ctx)
+    torch.manual_seed(ctx.seed)
+    bad = Tiny().eval()
+    good = copy.deepcopy(ctx.original).eval()
+    keep = np.sort(np.random.default_rng(ctx.seed).choice(6, size=int(0.3 * 6), replace=False))
+    x = torch.cat([forget_set().x, retain_set().x[keep]])
+    is_forget = torch.tensor([1.0] * 3 + [0.0] * len(keep))[:, None]
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = torch.optim.Adam(ref.parameters(), lr=1e-4)
+    with torch.no_grad():
+        target = is_forget * F.softmax(bad(x), 1) + (1 - is_forget) * F.softmax(good(x), 1)
+    step(optimizer, F.kl_div(F.log_softmax(ref(x), 1), target, reduction="batchmean"))
+    assert_same_state(model, ref)
+    assert ctx.calls == [(3 + len(keep), True, 8)]
+
+
+def test_amnesiac_trains_on_dr_with_df_relabelled_to_other_classes():
+    """Official `amnesiac`: each forget sample gets a random class other than its own, mixed with Dr,
+    Adam 1e-4, 3 epochs, batch 128, train mode."""
+    ctx = context()
+    model = Amnesiac().unlearn(copy.deepcopy(ctx.original), ctx)
+    wrong = random_wrong_labels(np.zeros(3, dtype=int), CLASSES, np.random.default_rng(ctx.seed))
+    assert np.all(wrong != 0)
+    x = torch.cat([forget_set().x, retain_set().x])
+    y = torch.cat([torch.as_tensor(wrong), retain_set().y])
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = torch.optim.Adam(ref.parameters(), lr=1e-4)
+    for _ in range(3):
+        step(optimizer, F.cross_entropy(ref(x), y))
+    assert_same_state(model, ref)
+    assert ctx.calls == [(9, True, 128)]
+
+
+@pytest.mark.parametrize("mode", ["ours", "official"])
+def test_unsir_noise_maximises_the_forget_class_loss_with_an_l2_penalty(mode):
+    """Official UNSIR_noise_train: Adam lr 0.1 on the noise, loss −CE(f(noise), class) +
+    0.1·mean‖noise‖²; the official code leaves the model in train mode and the noise loss's
+    gradients on it (mode=official); mode=ours learns it in eval mode and leaves no gradient."""
+    model = context().original
+    official = mode == "official"
+    noise, _ = learn_noise(model, 0, (4, 2), 3, 0.1, 0.1, torch.Generator().manual_seed(5), torch.device("cpu"),
+                           progress=False, official=official)
+    ref = copy.deepcopy(context().original).train(official)
+    x = torch.randn((4, 2), generator=torch.Generator().manual_seed(5)).requires_grad_()
+    optimizer = torch.optim.Adam([x], lr=0.1)
+    for _ in range(3):
+        loss = -F.cross_entropy(ref(x), torch.zeros(4, dtype=torch.long)) + 0.1 * x.pow(2).sum(1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert torch.allclose(noise, x.detach(), atol=1e-6)
+    assert_same_state(model, ref)  # eval: BatchNorm statistics kept; official: the same drift
+    assert (model.head.weight.grad is not None) == official
+
+
+def test_unsir_impairs_on_repeated_noise_and_the_first_samples_of_each_class_then_repairs():
+    ctx = context()
+    UNSIR(noise_batch_size=2, noise_repeats=3, samples_per_class=2).unlearn(copy.deepcopy(ctx.original), ctx)
+    # impair: 2 noise images × 3 repeats + the first 2 retain samples of classes 1 and 2; repair: those 4
+    assert ctx.calls == [(2 * 3 + 2 * 2, True, 32), (2 * 2, True, 128)]
+
+
+def test_fisher_noise_follows_the_official_variance_recipe():
+    """Official FisherForgetting/get_mean_var: var = α·min(1/(F + 1e-8), 1e3), capped at 1e2 on the
+    output layer, averaged over dim 1, the forget class's row set to mean 0 / var 1e-4, ×10 for the
+    output layer (class forgetting) and for 1-D tensors."""
+    theta = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    fisher = torch.tensor([[1.0, 3.0], [0.5, 0.0]])
+    mu, var = noise_distribution(theta, fisher, alpha=2.0, is_output=True, forget_classes=[0])
+    # 1/(F + 1e-8) ≈ [[1, 1/3], [2, 1e8 → 1e3 → 1e2]], × α = 2, row means [4/3, 102]
+    assert mu.tolist() == [[0.0, 0.0], [3.0, 4.0]]
+    assert torch.allclose(var, torch.tensor([[1e-3, 1e-3], [1020.0, 1020.0]]), rtol=1e-6)
+    bias_mu, bias_var = noise_distribution(torch.tensor([5.0]), torch.tensor([4.0]), 2.0, False, [])
+    assert bias_mu.tolist() == [5.0] and bias_var.item() == pytest.approx(2.0 / 4.0 * 10, rel=1e-6)
+
+
+def test_ssd_dampens_with_the_official_batch_importances(tmp_path):
+    """Official ParameterPerturber: importances = mean over batches of (∇ mean-CE of the batch)² in
+    eval mode, for D and Df; θ ← min(λ·[]_D/[]_Df, 1)·θ where []_Df > α·[]_D; buffers untouched."""
+    from unlearn_bench.importance import ImportanceStore
+
+    train = ConcatDataset([retain_set(), forget_set()])
+    ctx = context(train_set=train, importance_store=ImportanceStore(tmp_path))
+    model = SSD(alpha=1.5, lambda_=0.8, batch_size=3).unlearn(copy.deepcopy(ctx.original), ctx)
+
+    def importance(dataset):
+        ref_model = copy.deepcopy(ctx.original).eval()
+        total = {n: torch.zeros_like(p) for n, p in ref_model.named_parameters()}
+        parts = batches(dataset, 3)
+        for x, y in parts:
+            ref_model.zero_grad()
+            F.cross_entropy(ref_model(x), y).backward()
+            for n, p in ref_model.named_parameters():
+                total[n] += p.grad**2
+        return {n: t / len(parts) for n, t in total.items()}
+
+    d, f = importance(train), importance(forget_set())
+    ref = copy.deepcopy(ctx.original)
+    with torch.no_grad():
+        for n, p in ref.named_parameters():
+            selected = f[n] > 1.5 * d[n]
+            p[selected] *= (0.8 * d[n] / f[n]).clamp(max=1.0)[selected]
+    assert_same_state(model, ref)
+    assert 0 < model_changed(model, ctx.original) < sum(p.numel() for p in ref.parameters())
+
+
+def model_changed(a, b) -> int:
+    return sum(int((p != q).sum()) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+# --- the later methods --------------------------------------------------------------------------
+
+def test_scrub_alternates_max_steps_on_df_and_min_steps_on_dr():
+    """meghdadk/SCRUB train_distill: student in train mode, teacher in eval mode; max-steps (first
+    msteps epochs) minimise −KL_T; min-steps minimise γ·CE + α·KL_T; SGD momentum 0.9, wd 5e-4; the
+    lr schedule lr·0.1^(#decay epochs below the epoch)."""
+    ctx = context()
+    method = SCRUB(epochs=2, max_steps=1, forget_batch_size=3, retain_batch_size=3, lr_decay_epochs=[1])
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    teacher = copy.deepcopy(ctx.original).eval()
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = sgd(ref, 5e-4, 0.9, 5e-4)
+    for epoch in (1, 2):
+        for group in optimizer.param_groups:
+            group["lr"] = 5e-4 * 0.1 ** int(epoch > 1)
+        if epoch <= 1:
+            for x, _ in batches(forget_set(), 3):
+                with torch.no_grad():
+                    t = teacher(x)
+                step(optimizer, -kl_distill(ref(x), t, 4.0))
+        for x, y in batches(retain_set(), 3):
+            with torch.no_grad():
+                t = teacher(x)
+            s = ref(x)
+            step(optimizer, 0.99 * F.cross_entropy(s, y) + 0.001 * kl_distill(s, t, 4.0))
+    assert_same_state(model, ref)
+
+
+@pytest.mark.parametrize("reference,samples", [("forget_classes", 2), ("validation", 4)])
+def test_scrub_r_compares_against_validation_samples_of_the_forget_classes(reference, samples):
+    """MIA_experiments.ipynb `scrub`: the rewind's reference error is measured on the validation
+    samples whose class occurs in the forget set (class 0: 2 of the 4)."""
+    ctx = context(task="random")
+    method = SCRUB(epochs=2, max_steps=1, forget_batch_size=3, retain_batch_size=3, rewind_reference=reference)
+    method.unlearn(copy.deepcopy(ctx.original), ctx)
+    assert method.report["rewind_reference_samples"] == samples
+    assert len(method.report["rewind_forget_errors"]) == 2
+
+
+def test_neggrad_plus_is_the_notebooks_eval_mode_loop_with_the_l2_pull():
+    """small_scale_unlearning.ipynb run_neggrad_epoch: model.eval(); zip(retain, cycle(forget)) (the
+    cycle replays the first pass's forget batches); loss α·(CE_r + wd/2·‖θ − θ₀‖²) − (1 − α)·CE_f;
+    SGD without momentum; a new cycle each epoch."""
+    ctx = context()
+    method = NegGradPlus(epochs=2, retain_batch_size=2, forget_batch_size=2)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    ref = copy.deepcopy(ctx.original).eval()
+    start = {n: p.detach().clone() for n, p in ref.named_parameters()}
+    optimizer = sgd(ref, 0.01)
+    for _ in range(2):
+        for (xr, yr), (xf, yf) in zip(batches(retain_set(), 2), itertools.cycle(batches(forget_set(), 2))):
+            pull = 0.1 / 2 * sum((p - start[n]).pow(2).sum() for n, p in ref.named_parameters())
+            loss = 0.95 * (F.cross_entropy(ref(xr), yr) + pull) - 0.05 * F.cross_entropy(ref(xf), yf)
+            step(optimizer, loss)
+    assert_same_state(model, ref)  # BatchNorm's running statistics never move in eval mode
+    assert torch.equal(model.norm.running_mean, ctx.original.norm.running_mean)
+    assert ctx.calls == [(6, True, 2), (3, True, 2)]
+
+
+def test_l1_sparse_adds_a_linearly_decaying_l1_penalty_to_finetuning():
+    """Unlearn-Sparse unlearn/FT.py (FT_l1): loss CE + α·(1 − t/E)·‖θ‖₁ over every parameter,
+    train mode, SGD momentum 0.9, wd 5e-4."""
+    ctx = context()
+    model = L1Sparse(alpha=0.05, epochs=2, batch_size=3).unlearn(copy.deepcopy(ctx.original), ctx)
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = sgd(ref, 0.01, 0.9, 5e-4)
+    for epoch in range(2):
+        weight = 0.05 * (1 - epoch / 2)
+        for x, y in batches(retain_set(), 3):
+            l1 = torch.cat([p.view(-1) for p in ref.parameters()]).abs().sum()
+            step(optimizer, F.cross_entropy(ref(x), y) + weight * l1)
+    assert_same_state(model, ref)
+
+
+def random_label_replay(ctx, lr, mask=None):
+    """RL.py, CIFAR-10 branch: per epoch, Df with labels drawn uniformly from all classes, then Dr;
+    train mode; SGD momentum 0.9, wd 5e-4; with a mask, gradients masked, masked-out weights restored
+    and their momentum cleared after each step."""
+    ref = copy.deepcopy(ctx.original).train()
+    theta0 = {n: p.detach().clone() for n, p in ref.named_parameters()}
+    optimizer = sgd(ref, lr, 0.9, 5e-4)
+    rng = np.random.default_rng(ctx.seed)
+    for _ in range(2):
+        drawn = torch.as_tensor(rng.integers(0, CLASSES, size=3))
+        for x, y in [(forget_set().x, drawn), (retain_set().x, retain_set().y)]:
+            optimizer.zero_grad()
+            F.cross_entropy(ref(x), y).backward()
+            if mask is not None:
+                for n, p in ref.named_parameters():
+                    p.grad *= mask[n]
+            optimizer.step()
+            if mask is not None:
+                with torch.no_grad():
+                    for n, p in ref.named_parameters():
+                        p.copy_(torch.where(mask[n], p, theta0[n]))
+                        optimizer.state[p]["momentum_buffer"].mul_(mask[n])
+    return ref
+
+
+def test_random_label_relabels_df_uniformly_then_trains_on_dr():
+    ctx = context()
+    method = RandomLabel(epochs=2)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    assert_same_state(model, random_label_replay(ctx, 0.01))
+    assert method.report["schedule"] == "separate"
+    assert RandomLabel().schedule_for(100) == "mixed" and RandomLabel().schedule_for(20) == "separate"
+
+
+def test_salun_masks_the_top_half_of_the_forget_saliency_and_keeps_the_rest_at_the_original():
+    """generate_mask.py: |Σ_batches ∇ CE(D_f)| at the original weights, eval mode, the top half over
+    all entries (here the top 30 %: this tiny model's saliency has ties at 50 %); then RL at lr 0.013
+    moving only the masked weights (RL.py, Feb 2026)."""
+    ctx = context()
+    method = SalUn(epochs=2, mask_fraction=0.3)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    probe = copy.deepcopy(ctx.original).eval()
+    F.cross_entropy(probe(forget_set().x), forget_set().y).backward()
+    saliency = {n: p.grad.abs() for n, p in probe.named_parameters()}
+    flat = torch.cat([s.flatten() for s in saliency.values()])
+    k = int(0.3 * len(flat))
+    ranked = flat.sort(descending=True).values
+    assert ranked[k] < ranked[k - 1]  # no tie at the threshold
+    mask = {n: s >= ranked[k - 1] for n, s in saliency.items()}
+    assert_same_state(model, random_label_replay(ctx, 0.013, mask))
+    frozen = [n for n, m in mask.items() if not m.all()]
+    for n, p in model.named_parameters():
+        if n in frozen:
+            assert torch.equal(p[~mask[n]], dict(ctx.original.named_parameters())[n][~mask[n]])
+
+
+def jit_replay(ctx, forget, accumulate: bool, sigma: float = 0.5, n: int = 3):
+    """lipschitz.py modify_weight: train mode; per batch f(x) once, N perturbed copies
+    clamp(x + σ·ε, min x, max x) through the model without gradient, loss = mean over the N of
+    Σ_i ‖f(x_i) − f(x'_i)‖ / ‖x_i − x'_i‖; gradients zeroed once before the pass (accumulate)."""
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = sgd(ref, 3e-4)
+    generator = torch.Generator().manual_seed(ctx.seed)
+    optimizer.zero_grad()
+    for x, _ in batches(forget, 2):
+        out = ref(x)
+        loss = 0.0
+        for _ in range(n):
+            x2 = torch.clamp(x + torch.randn(x.shape, generator=generator) * sigma, min=x.min(), max=x.max())
+            with torch.no_grad():
+                out2 = ref(x2)
+            loss = loss + (torch.linalg.vector_norm(out - out2, dim=1) / torch.linalg.vector_norm(x - x2, dim=1)).sum()
+        if not accumulate:
+            optimizer.zero_grad()
+        (loss / n).backward()
+        optimizer.step()
+    return ref
+
+
+@pytest.mark.parametrize("accumulate", [True, False])
+def test_jit_sums_the_gradients_of_the_batches_seen_so_far(accumulate):
+    forget = Samples([[1.0, 0.5], [0.8, -0.2], [1.2, 0.1], [0.6, 0.9]], [0, 0, 0, 0])
+    ctx = context(forget_set=forget)
+    model = JiT(n_samples=3, batch_size=2, accumulate_gradients=accumulate).unlearn(copy.deepcopy(ctx.original), ctx)
+    assert_same_state(model, jit_replay(ctx, forget, accumulate))
+    assert ctx.calls == [(4, False, 2)]
+    other = jit_replay(ctx, forget, not accumulate)
+    assert any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(model.parameters(), other.parameters(), strict=True))
+
+
+def test_jit_sub_class_sigma_is_the_authors_vgg16_value():
+    assert JiT().sigma == {"class": 0.5, "subclass": 0.01, "random": 0.01}
