@@ -1,0 +1,45 @@
+"""Every built-in method names the authors' code its defaults follow, and the README's provenance
+table is exactly the one generated from those YAML blocks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import REPO
+from unlearn_bench.methods.provenance import END, START, load_all, markdown_table, method_yamls, without_provenance
+
+ROWS = load_all()
+
+
+def test_every_built_in_method_has_a_provenance_block():
+    assert sorted(r.method for r in ROWS) == sorted(method_yamls())
+    assert len(ROWS) == 16  # the fourteen methods and SSD's two follow-ups
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.method)
+def test_provenance_names_a_commit_and_only_settings_the_method_has(row):
+    settings = set(method_yamls()[row.method]) - {"_target_", "provenance"}
+    if row.code is None:
+        assert row.commit is None and row.note, "a method without recorded code says why"
+    else:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+", row.code) and re.fullmatch(r"[0-9a-f]{40}", row.commit)
+        assert row.files
+    for key in (*row.differs, *row.unconfirmed):
+        assert key in settings, f"{row.method}: provenance lists {key!r}, which is no setting of the method"
+
+
+def test_the_readme_table_is_the_generated_one():
+    readme = (REPO / "README.md").read_text()
+    assert START in readme and END in readme, "README lost its provenance markers"
+    block = readme[readme.index(START) + len(START):readme.index(END)].strip()
+    assert block == markdown_table(), "README's provenance table drifted: paste `python -m unlearn_bench.methods.provenance`"
+
+
+def test_the_provenance_block_never_reaches_the_method_class():
+    cfg = OmegaConf.create({"_target_": "x.Y", "lr": 0.1, "provenance": {"paper": "p"}})
+    assert OmegaConf.to_container(without_provenance(cfg)) == {"_target_": "x.Y", "lr": 0.1}
+    plain = OmegaConf.create({"_target_": "x.Y"})
+    assert without_provenance(plain) is plain
