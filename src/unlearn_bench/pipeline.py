@@ -305,7 +305,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     outputs = {role: remember(role, "outputs", functools.partial(outputs_of, model)) for role, model in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
-    warnings = unlearned_model_warnings(metrics["unlearned"], data.num_classes)
+    warnings = unlearned_model_warnings(metrics["unlearned"], data.num_classes, unlearned)
     for warning in warnings:
         log.warning("%s: %s", method.name, warning)
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material, models, eval_sets,

@@ -153,7 +153,7 @@ def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: 
                for role, m in models.items()}
     metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
     columns = {role: paper_columns(m, so_far.task) for role, m in metrics.items()}
-    warnings = unlearned_model_warnings(metrics["unlearned"], exp.data.num_classes)
+    warnings = unlearned_model_warnings(metrics["unlearned"], exp.data.num_classes, models["unlearned"])
     for warning in warnings:
         log.warning("%s, request %d: %s", method.name, k, warning)
     js = {split: mean_js(outputs["unlearned"][split][0], outputs["gold"][split][0])

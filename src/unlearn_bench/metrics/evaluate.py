@@ -35,10 +35,12 @@ def predict(model: nn.Module, dataset: Dataset, device: torch.device, batch_size
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Sample-weighted accuracy in %; NaN for an empty split."""
+    """Sample-weighted accuracy in %; NaN for an empty split. A sample whose logits are not all
+    finite (a diverged model) counts as misclassified."""
     if len(labels) == 0:
         return math.nan
-    return float((logits.argmax(1) == labels).double().mean() * 100.0)
+    correct = (logits.argmax(1) == labels) & torch.isfinite(logits).all(1)
+    return float(correct.double().mean() * 100.0)
 
 
 def metrics_from_outputs(outputs: dict[str, tuple[torch.Tensor, torch.Tensor]],
@@ -99,10 +101,22 @@ def chance_level_warning(test_acc: float | None, num_classes: int) -> str | None
             f"classes ({chance:.2f} %): the method destroyed the model rather than unlearning the request.")
 
 
-def unlearned_model_warnings(metrics: dict[str, float], num_classes: int) -> list[str]:
-    """What a run warns about its unlearned model, from that model's metrics (`results.json`'s `warnings`)."""
-    warning = chance_level_warning(metrics["test_acc"], num_classes)
-    return [warning] if warning else []
+def non_finite_warning(model: nn.Module) -> str | None:
+    """A warning when a model's weights or buffers hold NaN or infinite values (a diverged method)."""
+    tensors = [t for t in model.state_dict().values() if torch.is_floating_point(t)]
+    bad = sum(not bool(torch.isfinite(t).all()) for t in tensors)
+    if not bad:
+        return None
+    return (f"the unlearned model has non-finite weights ({bad} of {len(tensors)} tensors): the method diverged; "
+            "its accuracies count non-finite outputs as wrong and its MIA is undefined (NaN).")
+
+
+def unlearned_model_warnings(metrics: dict[str, float], num_classes: int, model: nn.Module | None = None) -> list[str]:
+    """What a run warns about its unlearned model, from that model's metrics and weights (`results.json`'s
+    `warnings`)."""
+    found = [non_finite_warning(model) if model is not None else None,
+             chance_level_warning(metrics["test_acc"], num_classes)]
+    return [w for w in found if w]
 
 
 def paper_columns(metrics: dict[str, float], task: str) -> dict[str, float]:

@@ -21,6 +21,8 @@ def mia_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, C: 
     vectors ±w/2 carry half the penalty of the binary weight w (‖w/2‖² + ‖w/2‖² = ‖w‖²/2)."""
     if len(target) == 0:
         return float("nan")
+    if not all(np.isfinite(np.asarray(a, dtype=float)).all() for a in (member, nonmember, target)):
+        return float("nan")  # a diverged model's entropies: no attack to fit
     features = np.concatenate([member, nonmember]).reshape(-1, 1)
     labels = np.concatenate([np.ones(len(member)), np.zeros(len(nonmember))])
     attacker = LogisticRegression(class_weight="balanced", C=C).fit(features, labels)

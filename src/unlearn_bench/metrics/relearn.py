@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.metrics.evaluate import accuracy
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return float((model(x).argmax(1) == y).double().mean() * 100.0)
+    return accuracy(model(x), y)  # non-finite outputs count as wrong
 
 
 def relearn_steps(model: nn.Module, forget_set: Dataset, target_acc: float, cfg: RelearnConfig,

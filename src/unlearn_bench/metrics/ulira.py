@@ -69,6 +69,8 @@ def attack_metrics(scores: np.ndarray, is_member: np.ndarray) -> dict[str, float
     is_member = np.asarray(is_member).astype(int)
     if is_member.min() == is_member.max():
         raise ValueError("attack metrics need both members and non-members")
+    if not np.isfinite(scores).all():  # a diverged model's outputs: the attack is undefined
+        return {"auc": math.nan, "balanced_acc": math.nan, **{name: math.nan for name in FPRS.values()}}
     fpr, tpr, _ = roc_curve(is_member, scores)
     out = {"auc": 100.0 * roc_auc_score(is_member, scores),
            "balanced_acc": 100.0 * float(((tpr + 1 - fpr) / 2).max())}
