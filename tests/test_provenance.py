@@ -9,7 +9,14 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import REPO
-from unlearn_bench.methods.provenance import END, START, load_all, markdown_table, method_yamls, without_provenance
+from unlearn_bench.methods.provenance import (
+    END,
+    START,
+    load_all,
+    markdown_table,
+    method_yamls,
+    without_provenance,
+)
 
 ROWS = load_all()
 
