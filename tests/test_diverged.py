@@ -52,3 +52,12 @@ def test_a_diverged_method_writes_its_record_with_the_warning(make_cfg, tmp_path
     assert record["lenses"]["relearn"]["unlearned"]["final_acc"] == 0.0
     written = json.loads((tmp_path / "out" / "results.json").read_text())
     assert written["warnings"] == record["warnings"]
+
+
+@pytest.mark.slow
+def test_a_diverged_request_in_a_sequence_is_flagged_in_its_step(make_cfg):
+    record = run(make_cfg("task=random", "task.requests=2", "task.n_forget=20", "method=neggrad_plus",
+                          "method.lr=1000", "method.epochs=1", "dataset.train_subset=400", "dataset.test_subset=200"))
+    first = record["sequence"][0]
+    assert first["warnings"][0].startswith("the unlearned model has non-finite weights")
+    assert record["warnings"][0] == f"request 1: {first['warnings'][0]}"

@@ -105,7 +105,8 @@ def test_ssd_recomputes_importances_on_the_current_model_and_shrinking_set_only_
 
 def test_a_request_that_destroys_the_model_is_flagged_per_step_and_in_the_record(make_cfg):
     cfg = make_cfg("task=random", "task.requests=2", "task.n_forget=20", "method=neggrad_plus", "method.alpha=0.01",
-                   "method.lr=10.0", "method.epochs=1", *SMALL)
+                   "method.lr=10.0", "method.epochs=1", "method.model_mode=train", "method.pull_weight_decay=0",
+                   "method.forget_batch_size=128", *SMALL)  # the train-mode loop: chance level, not NaN
     record = run(cfg)
     for step in record["sequence"]:
         assert step["warnings"] == [chance_level_warning(step["metrics"]["unlearned"]["test_acc"], 10)]
