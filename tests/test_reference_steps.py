@@ -26,6 +26,7 @@ from reference_setup import (
     retain_set,
     state,
 )
+from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.amnesiac import Amnesiac
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline
@@ -190,8 +191,6 @@ def test_fisher_noise_follows_the_official_variance_recipe():
 def test_ssd_dampens_with_the_official_batch_importances(tmp_path):
     """Official ParameterPerturber: importances = mean over batches of (∇ mean-CE of the batch)² in
     eval mode, for D and Df; θ ← min(λ·[]_D/[]_Df, 1)·θ where []_Df > α·[]_D; buffers untouched."""
-    from unlearn_bench.importance import ImportanceStore
-
     train = ConcatDataset([retain_set(), forget_set()])
     ctx = context(train_set=train, importance_store=ImportanceStore(tmp_path))
     model = SSD(alpha=1.5, lambda_=0.8, batch_size=3).unlearn(copy.deepcopy(ctx.original), ctx)

@@ -62,7 +62,7 @@ class NegGradPlus(UnlearningMethod):
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
                                     weight_decay=self.weight_decay)
         alpha, decay = self.alpha, self.pull_weight_decay
-        start = {name: p.detach().clone() for name, p in model.named_parameters()}
+        start = {name: p.detach().clone() for name, p in model.named_parameters()} if decay else {}
 
         def loss_fn(m: nn.Module, retain: Sequence[torch.Tensor], forget: Sequence[torch.Tensor]) -> torch.Tensor:
             pull = l2_pull(m, start, decay) if decay else 0.0
