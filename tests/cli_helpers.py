@@ -11,18 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def env() -> dict:
-    path = os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
+    path = os.pathsep.join([str(REPO / "src"), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
     return {**os.environ, "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", "PYTHONPATH": path}
 
 
-def start(root: Path, *overrides: str, cwd: Path | None = None, module: str = "unlearn_bench") -> subprocess.Popen:
+def start(root: Path, *overrides: str, cwd: Path | None = None, module: str = "unlearn_bench",
+          extra_env: dict | None = None) -> subprocess.Popen:
     """`python -m unlearn_bench scale=smoke paths.root_dir=root ...`, in its own process group."""
     flags = [o for o in overrides if o.startswith("-")]  # argparse wants --multirun before the overrides
     overrides = tuple(o for o in overrides if not o.startswith("-"))
     return subprocess.Popen(
         [sys.executable, "-m", module, *flags, "scale=smoke", "trainer.accelerator=cpu", f"paths.root_dir={root}",
          *overrides],
-        cwd=cwd or root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd or root, env={**env(), **(extra_env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )
 

@@ -63,6 +63,19 @@ def test_a_crafted_pickle_in_the_cache_is_never_executed(tmp_path, caplog):
     assert not marker.exists() and not info["cache_hit"] and torch.equal(got["weight"], torch.ones(2, 2))
 
 
+def test_an_old_format_entry_alone_is_recomputed_with_a_warning(tmp_path, caplog):
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps(_Payload(marker))
+    store, calls = ModelStore(tmp_path / "models"), []
+    key = content_key({"m": 1})
+    store.root.mkdir()
+    (store.root / f"{key}.pt").write_bytes(evil)
+    (store.root / f"{key}.pt.sha256").write_text(hashlib.sha256(evil).hexdigest())
+    net, info = store.get_or_train({"m": 1}, lambda: nn.Linear(2, 2), _fill(calls))
+    assert not marker.exists() and calls == [1] and not info["cache_hit"]
+    assert f"Cached model {store.root / f'{key}.pt'} is in the old .pt format" in caplog.text
+
+
 @pytest.mark.parametrize("stored", ["wrong_shapes", "no_state_dict", "wrong_dtype"])
 def test_a_model_entry_of_another_layout_is_retrained_with_a_warning(tmp_path, stored, caplog):
     store, calls = ModelStore(tmp_path), []

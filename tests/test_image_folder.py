@@ -50,7 +50,7 @@ def test_decoded_tensors_are_cached_and_read_back_without_decoding(tmp_path, mon
     write_image_tree(tmp_path / "data", CLASSES)
     cache = tmp_path / "cache"
     first = load_image_folder(tmp_path / "data", cache_dir=cache)
-    (cached,) = cache.iterdir()
+    (cached,) = cache.glob("*.pt")
     assert set(torch.load(cached, weights_only=True)) == {"train_images", "train_targets",
                                                           "test_images", "test_targets"}
 
@@ -71,7 +71,7 @@ def test_changing_one_image_changes_the_cache_key_and_the_fingerprint(tmp_path):
     pixels[0, 0] = 255 - pixels[0, 0]
     Image.fromarray(pixels).save(path)
     after = load_image_folder(tmp_path / "data", cache_dir=cache)
-    assert after.fingerprint() != before and len(list(cache.iterdir())) == 2
+    assert after.fingerprint() != before and len(list(cache.glob("*.pt"))) == 2
 
 
 def test_renaming_a_file_keeps_the_fingerprint(tmp_path):
@@ -152,3 +152,46 @@ def test_own_image_folder_runs_end_to_end_with_one_override(make_cfg, tmp_path):
     record = run(cfg)
     assert cfg.dataset.num_classes == 3 and record["forget"] == "cat"
     assert record["split"] == {"forget_train": 9, "retain_train": 18, "forget_test": 3, "retain_test": 6}
+
+
+def test_an_image_folder_with_one_class_is_refused_before_training(make_cfg, tmp_path):
+    write_image_tree(tmp_path / "one", ["cat"], per_class=6, test_per_class=2, size=16)
+    cfg = make_cfg("dataset=image_folder", f"dataset.root={tmp_path / 'one'}", "method=baseline")
+    with pytest.raises(UnlearnBenchError, match=r"has 1 class \(cat\): a classifier needs at least 2"):
+        run(cfg)
+    assert not (tmp_path / ".cache" / "unlearn_bench" / "models").exists()
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_decode(tmp_path):
+    write_image_tree(tmp_path / "data", CLASSES)
+    cache = tmp_path / "cache"
+    load_image_folder(tmp_path / "data", cache_dir=cache)
+    (entry,) = cache.glob("*.pt")
+    entry.unlink()
+    left = [cache / f"{entry.stem}.4242.tmp", cache / f".{entry.name}.0123abcd.tmp"]  # old and new temp names
+    for tmp in left:
+        tmp.write_bytes(b"half")
+    load_image_folder(tmp_path / "data", cache_dir=cache)
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == [entry.name]
+
+
+@pytest.mark.parametrize("fault", ["read_only", "full"])
+def test_a_cache_that_cannot_be_written_decodes_into_memory_with_a_warning(tmp_path, monkeypatch, caplog, fault):
+    import errno
+    import os
+
+    write_image_tree(tmp_path / "data", CLASSES)
+    cache = tmp_path / "cache"
+    real_open = os.open
+    code = errno.EROFS if fault == "read_only" else errno.ENOSPC
+
+    def refused(path, flags, mode=0o777, *args, **kwargs):
+        if flags & os.O_CREAT and str(path).startswith(str(cache)):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    bundle = load_image_folder(tmp_path / "data", cache_dir=cache)
+    assert len(bundle.train) == 4 * len(CLASSES)
+    assert "Cannot write the decoded-image cache at" in caplog.text and os.strerror(code) in caplog.text
+    assert not any(p.name.endswith((".pt", ".tmp")) for p in cache.rglob("*"))

@@ -148,3 +148,11 @@ def test_parallel_searches_on_one_study_share_it_without_repeating_trials(root):
     trials = _trials(root / "parallel" / f"{STUDY}.db")
     assert [t.state.name for t in trials] == ["COMPLETE"] * 4
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 4
+
+
+def test_a_search_whose_trials_all_fail_ends_with_the_failure_summary(root):
+    code, _, err = finish(start(root, *_search(root, "all_failing", 2, "method.lambda_=-1")))
+    assert code == 1 and "Traceback" not in err and "Record does not exist" not in err, err[-3000:]
+    summary = err[err.index("error: all 2 jobs failed"):].splitlines()
+    assert summary[1] == "  (no trial completed, so the search has no best parameters)"
+    assert len(summary) == 4 and all("method.lambda_=-1 is invalid" in line for line in summary[2:])

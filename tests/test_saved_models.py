@@ -109,3 +109,23 @@ def test_original_ckpt_of_another_shape_is_refused(make_cfg, tmp_path):
         run(make_cfg(f"model.original_ckpt={path}", "method=baseline", *TINY))
     with pytest.raises(UnlearnBenchError, match="model.original_ckpt=.*nope.pt is not a file"):
         run(make_cfg(f"model.original_ckpt={tmp_path}/nope.pt", "method=baseline", *TINY))
+
+
+class _Crafted:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('RAN').write_text('ran')",))
+
+
+@pytest.mark.parametrize("write", [lambda p: torch.save({"w": _Crafted()}, p), lambda p: p.write_bytes(b"garbage")],
+                         ids=["crafted pickle", "garbage"])
+def test_an_unreadable_original_ckpt_is_refused_in_one_sentence_without_running_it(make_cfg, tmp_path, monkeypatch,
+                                                                                  write):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "weights.pt"
+    write(path)
+    with pytest.raises(UnlearnBenchError) as refused:
+        run(make_cfg(f"model.original_ckpt={path}", "method=baseline", *TINY))
+    message = str(refused.value)
+    assert message.startswith(f"model.original_ckpt={path} cannot be read as model weights (")
+    assert "\n" not in message and message.endswith("a .ckpt of this suite.")
+    assert not (tmp_path / "RAN").exists()

@@ -3,12 +3,15 @@ uninterrupted one; the best epoch is the one KeepBestState picks; the per-epoch 
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
+import os
 import signal
 import time
 
+import lightning as L
 import pytest
 import torch
 from torchvision.transforms import v2
@@ -97,12 +100,43 @@ def test_checkpointed_training_picks_the_epoch_kept_in_memory(digits, tmp_path, 
                                                                     "last.ckpt"]
 
 
-def test_a_damaged_last_checkpoint_trains_from_the_start(digits, tmp_path, caplog, one_thread):
+class Crafted:
+    """Unpickling this would run code: a checkpoint must be read without running it."""
+
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('RAN').write_text('ran')",))
+
+
+def _write_cut_short(path):
+    path.write_bytes(b"cut short")
+
+
+def _write_crafted_pickle(path):
+    torch.save({"state_dict": Crafted()}, path)
+
+
+def _write_foreign_zip(path):
+    torch.save({"model": torch.zeros(2)}, path)  # a torch zip, but no Lightning checkpoint
+
+
+@pytest.mark.parametrize(("write", "problem"), [
+    (_write_cut_short, "is damaged (cut short while being written, or not a checkpoint)"),
+    (_write_crafted_pickle, "cannot be loaded safely (UnpicklingError)"),
+    (_write_foreign_zip, "is not a checkpoint of this suite's training (no 'pytorch-lightning_version')"),
+])
+def test_an_unusable_last_checkpoint_is_set_aside_and_training_starts_afresh(digits, tmp_path, caplog, one_thread,
+                                                                           monkeypatch, write, problem):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "ckpt").mkdir()
-    (tmp_path / "ckpt" / "last.ckpt").write_bytes(b"cut short")
+    write(tmp_path / "ckpt" / "last.ckpt")
     caplog.set_level(logging.INFO)
     _, info = train(digits, tmp_path / "ckpt")
-    assert not info["resumed"] and "is damaged; training from the start" in caplog.text
+    _, fresh = train(digits)
+    assert not info["resumed"] and info["best_val_acc"] == fresh["best_val_acc"]
+    aside = tmp_path / "ckpt.unusable"
+    assert (f"{tmp_path / 'ckpt' / 'last.ckpt'} {problem}; it was set aside in {aside} and training starts "
+            "from the beginning.") in caplog.text
+    assert (aside / "last.ckpt").is_file() and not (tmp_path / "RAN").exists()
 
 
 def test_every_epoch_logs_a_progress_line_with_bars_off(digits, caplog, one_thread):
@@ -158,3 +192,54 @@ def test_a_run_stopped_by_sigterm_resumes_on_the_next_invocation(tmp_path):
     second = (tmp_path / "second" / "__main__.log").read_text()
     assert "original: resuming the interrupted training from" in second and "original: epoch 1/40" not in second
     assert json.loads((tmp_path / "second" / "results.json").read_text())["models"]["original"]["resumed"]
+
+
+def test_a_disk_that_fills_during_training_leaves_no_partial_checkpoint_and_keeps_the_best_epoch(
+        digits, tmp_path, monkeypatch, caplog, one_thread):
+    in_memory, memory_info = train(digits)
+    real_save = L.Trainer.save_checkpoint
+
+    def fills_from_epoch_2(self, filepath, *args, **kwargs):
+        if self.current_epoch >= 2:
+            with open(filepath, "wb") as f:
+                f.write(b"PK\x03\x04 truncated")  # what a full disk leaves of a checkpoint
+            raise OSError(errno.ENOSPC, "No space left on device", str(filepath))
+        return real_save(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(L.Trainer, "save_checkpoint", fills_from_epoch_2)
+    caplog.set_level(logging.WARNING)
+    net, info = train(digits, tmp_path / "ckpt")
+    assert (info["best_val_acc"], info["best_epoch"]) == (memory_info["best_val_acc"], memory_info["best_epoch"])
+    for a, b in zip(net.state_dict().values(), in_memory.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    warnings = [r.getMessage() for r in caplog.records if "Cannot write the training checkpoint" in r.getMessage()]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0]
+    assert not any("epoch=2" in p.name or "truncated" in p.read_bytes().decode("latin-1")
+                   for p in (tmp_path / "ckpt").iterdir())
+
+
+def test_a_checkpoint_folder_that_cannot_be_written_trains_without_checkpoints(tmp_path, monkeypatch, caplog):
+    from unlearn_bench.training.checkpoints import get_or_train_resumable
+    from unlearn_bench.training.store import ModelStore
+
+    checkpoints = tmp_path / "readonly" / "checkpoints"
+    real_mkdir = os.mkdir
+
+    def read_only(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / "readonly")):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    seen = []
+
+    def fit(net, directory):
+        seen.append(directory)
+        return {"train_s": 0.0}
+
+    caplog.set_level(logging.WARNING)
+    store = ModelStore(tmp_path / "models")
+    net, info = get_or_train_resumable(store, {"role": "original"}, lambda: torch.nn.Linear(2, 2), fit, checkpoints)
+    assert seen == [None] and not info["cache_hit"]
+    assert "Cannot write training checkpoints to" in caplog.text and "Read-only file system" in caplog.text
+    assert store.path(info["key"]).is_file()  # the store itself still took the model

@@ -28,7 +28,20 @@ BAD_INPUTS = [
     (["method.batch_size=0"], "method.batch_size=0 is invalid: it must be an integer ≥ 1 (e.g. set method.batch_size=64)."),
     (["method=finetune", "method.lr=nan"], "method.lr=nan is invalid: it must be a finite number"),
     (["method=bad_teacher", "method.retain_fraction=2"], "method.retain_fraction=2 is invalid"),
-    (["training.epochs=-1"], "training.epochs=-1 is invalid: it must be an integer ≥ 0"),
+    (["training.epochs=-1"], "training.epochs=-1 is invalid: it must be an integer ≥ 1"),
+    (["training.epochs=0"], "training.epochs=0 is invalid: it must be an integer ≥ 1 (e.g. set training.epochs=15)."),
+    (["training.milestones=[abc]"], "training.milestones=['abc'] is invalid: it must be a list of epochs (integers ≥ 1)"),
+    (["task.requests=0"], "task.requests=0 is invalid: it must be an integer ≥ 1 (e.g. set task.requests=1)."),
+    (["task.requests=-1"], "task.requests=-1 is invalid: it must be an integer ≥ 1"),
+    (["task.requests=abc"], "task.requests=abc is invalid: it must be an integer ≥ 1"),
+    (["dataset.std=[0]"], "dataset.std=[0] is invalid: it must be a list of numbers > 0 (the divisor of each channel)"),
+    (["dataset.mean=[0.1,0.2]"], "dataset.mean=[0.1, 0.2] is invalid: it must be one number per channel (1 for digits)"),
+    (["trainer.devices=0"], "trainer.devices=0 is invalid: it must be a count ≥ 1, -1 (all), auto, or a list"),
+    (["trainer.precision=bogus"], "trainer.precision='bogus' is not supported; use one of 32-true, bf16-mixed, 16-mixed."),
+    (["method=custom", "method._target_=collections.OrderedDict"],
+     "method._target_=collections.OrderedDict builds a OrderedDict, not an unlearning method"),
+    (["method=custom", "method._target_=nosuch.module.Method"],
+     "method._target_=nosuch.module.Method cannot be built (Error locating target 'nosuch.module.Method')"),
     (["training.batch_size=0"], "training.batch_size=0 is invalid: it must be an integer ≥ 1"),
     (["dataset.num_classes=12"], "dataset.num_classes=12 but digits has 10 classes (set dataset.num_classes=10)."),
     (["dataset.train_subset=5000"], "dataset.train_subset=5000 asks for more samples than the 1437 of digits's "
@@ -45,6 +58,10 @@ def test_each_bad_input_is_refused_with_a_sentence_naming_its_key(make_cfg, over
 
 
 @pytest.mark.parametrize("override,sentence", [
+    ("training.milestones=[abc]", "error: training.milestones=['abc'] is invalid"),
+    ("trainer.precision=bogus", "error: trainer.precision='bogus' is not supported"),
+    ("method=nosuch", "error: method=nosuch is not a choice of method: use one of amnesiac, assd, "),
+    ("protocol=nosuch", "error: protocol=nosuch is not a choice of protocol: use one of official, ours."),
     ("seed=abc", "error: seed=abc is invalid"),
     ("method.lambda_=nan", "error: method.lambda_=nan is invalid"),
     ("dataset.num_classes=12", "error: dataset.num_classes=12 but digits has 10 classes (set dataset.num_classes=10)."),

@@ -26,12 +26,14 @@ def model_card(cfg: DictConfig, record: dict) -> dict:
             "net": OmegaConf.to_container(cfg.model.net, resolve=True)}
 
 
-def save_artifacts(cfg: DictConfig, record: dict, unlearned: nn.Module) -> dict[str, str]:
-    """Write the run's files (unless save.unlearned_model=false); their names relative to the run folder."""
+def save_artifacts(cfg: DictConfig, record: dict, unlearned: nn.Module, folder: str | Path | None = None
+                   ) -> dict[str, str]:
+    """Write the run's files (unless save.unlearned_model=false) into `folder` (the run folder unless
+    given); their names relative to it."""
     save = cfg.get("save") or {}
     if not save.get("unlearned_model", True):
         return {}
-    out = Path(cfg.paths.output_dir)
+    out = Path(cfg.paths.output_dir if folder is None else folder)
     card = model_card(cfg, record)
     write_tensor_file(out / UNLEARNED_MODEL, unlearned.state_dict(), card)
     atomic_write_bytes(out / UNLEARNED_MODEL_INFO, json.dumps(card, indent=2, default=str).encode())

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.cache.tensor_file import InvalidEntry, decode
 from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.interrupts import FinalWrite
 from unlearn_bench.metrics.evaluate import paper_columns
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.models.checkpoint import (
@@ -37,7 +38,8 @@ from unlearn_bench.pipeline import (
     split_sets,
 )
 from unlearn_bench.protocol import check_protocol
-from unlearn_bench.results import format_table, versions, write_results
+from unlearn_bench.rescue import save_run
+from unlearn_bench.results import format_table, versions
 from unlearn_bench.training.store import ModelStore
 from unlearn_bench.validation import validate_config
 
@@ -111,7 +113,9 @@ def evaluate_saved(cfg: DictConfig) -> dict:
         record["distance_to_gold"] = distance_to_gold(columns["unlearned"], columns["gold"])
     else:
         log.info("No gold model of this experiment in the model store: no gap to gold.")
-    results = write_results(record, cfg.paths.output_dir)
+    with FinalWrite() as final:
+        results = save_run(cfg, record, None)
+        final.written = str(results)
     shown = {**record, "timing": {"method_s": None}, "gap_to_gold": record.get("gap_to_gold", {}),
              "metrics": {role: metrics.get(role, {}) for role in ("unlearned", "original", "gold")}}
     print(f"\n{split.describe()} — {path} (accuracies and MIA in %)\n{format_table(shown)}\n")

@@ -81,21 +81,30 @@ class SweepSummary(Callback):
     then exit 1. The other jobs ran and kept their results."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        sweep = Path(config.hydra.sweep.dir)
-        failures = []
-        for path in sorted(sweep.rglob(FAILURE_FILE)):
-            try:
-                failures.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                failures.append({"job": path.parent.name, "overrides": [], "error": f"see {path}"})
-        if not failures:
-            return
-        jobs = sum(1 for p in sweep.iterdir() if (p / ".hydra").is_dir()) if sweep.is_dir() else len(failures)
-        lines = [f"error: {len(failures)} of {max(jobs, len(failures))} jobs failed (the others ran and kept "
-                 f"their results; logs in {sweep}):"]
-        lines += [f"  job {f.get('job')} ({' '.join(f.get('overrides', []))}): {f.get('error')}" for f in failures]
-        print("\n".join(lines), file=sys.stderr)
-        sys.exit(1)
+        lines = failure_summary(Path(config.hydra.sweep.dir))
+        if lines:
+            print("\n".join(lines), file=sys.stderr)
+            sys.exit(1)
+
+
+def failure_summary(sweep: Path) -> list[str]:
+    """The sweep's failure summary (a header, then one line per failed job), or [] when none failed."""
+    failures = []
+    for path in sorted(sweep.rglob(FAILURE_FILE)):
+        try:
+            failures.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            failures.append({"job": path.parent.name, "overrides": [], "error": f"see {path}"})
+    if not failures:
+        return []
+    jobs = sum(1 for p in sweep.iterdir() if (p / ".hydra").is_dir()) if sweep.is_dir() else len(failures)
+    if len(failures) >= jobs:
+        lines = [f"error: all {len(failures)} jobs failed (logs in {sweep}):"]
+    else:
+        lines = [f"error: {len(failures)} of {jobs} jobs failed (the others ran and kept their results; logs "
+                 f"in {sweep}):"]
+    lines += [f"  job {f.get('job')} ({' '.join(f.get('overrides', []))}): {f.get('error')}" for f in failures]
+    return lines
 
 
 class SweepSize(Callback):

@@ -20,9 +20,10 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Interrupted(BaseException):
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, written: str | None = None):
         super().__init__(signum)
         self.signum = signum
+        self.written = written  # the results file a signal held during the final write let complete
 
     @property
     def exit_code(self) -> int:
@@ -30,6 +31,8 @@ class Interrupted(BaseException):
 
     def __str__(self) -> str:
         name = signal.Signals(self.signum).name
+        if self.written is not None:
+            return f"stopped by {name} as the run ended: its results are complete in {self.written}."
         return (f"stopped by {name}: this run wrote no results (finished models, importances and sweep "
                 "jobs are kept; rerun to continue).")
 
@@ -81,3 +84,25 @@ def released() -> Iterator[None]:
         yield
     finally:
         _State.held = was_held
+
+
+class FinalWrite:
+    """Holds SIGTERM / SIGINT while a run writes its results: a signal that lands then is raised once
+    the write is over, saying where the complete results are (`written`), or that there are none if
+    the write failed. A second signal is raised at once."""
+
+    written: str | None = None
+
+    def __enter__(self) -> FinalWrite:
+        self._was_held = _State.held
+        _State.held = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        _State.held = self._was_held
+        if self._was_held:
+            return False  # an Optuna search holds signals itself: it raises the held one
+        signum = take_pending()
+        if signum is not None:
+            raise Interrupted(signum, self.written if exc_type is None else None)
+        return False

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
 from unlearn_bench.errors import UnlearnBenchError, user_error
 from unlearn_bench.interrupts import Interrupted, released
+from unlearn_bench.rescue import RunRescued
 from unlearn_bench.results import RESULTS_FILE
 from unlearn_bench.sweep_size import job_label
 from unlearn_bench.trial_states import claim_trial, fail_claimed_trial
@@ -118,7 +119,10 @@ def _record_failure(cfg: DictConfig, err: Exception) -> str:
         log.exception("The job failed: %s", reason)
     failure = {"job": HydraConfig.get().job.num, "overrides": list(HydraConfig.get().overrides.task),
                "error": reason, "user_error": cause is not None}
-    atomic_write_bytes(Path(cfg.paths.output_dir) / FAILURE_FILE, json.dumps(failure, indent=2).encode())
+    try:
+        atomic_write_bytes(Path(cfg.paths.output_dir) / FAILURE_FILE, json.dumps(failure, indent=2).encode())
+    except OSError as write_err:
+        log.warning("Could not record the failure in %s (%s).", write_err.filename, write_err.strerror)
     return reason
 
 
@@ -153,10 +157,16 @@ def sweep_job(cfg: DictConfig, run: Callable[[DictConfig], dict]) -> float:
 
 
 def single_run(cfg: DictConfig, run: Callable[[DictConfig], dict]) -> float:
+    for tmp in stale_temps(Path(cfg.paths.output_dir) / RESULTS_FILE):  # a reused run folder's killed write
+        tmp.unlink(missing_ok=True)
     try:
         return _objective(run(cfg))
     except Exception as err:
         cause = user_error(err)
         if cause is None:
             raise
+        if isinstance(cause, RunRescued):
+            log_to_file(f"error: {cause}")
+            print(f"error: {cause}", file=sys.stderr)
+            sys.exit(cause.exit_code)
         refuse(cause)

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.artifacts import save_artifacts
 from unlearn_bench.data.forget import ForgetSplit, RandomTask, _resolve_name
 from unlearn_bench.data.prepare import PreparedData
 from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.interrupts import FinalWrite
 from unlearn_bench.metrics.divergence import mean_js
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
@@ -43,7 +43,8 @@ from unlearn_bench.pipeline import (
     train_models,
     unlearn,
 )
-from unlearn_bench.results import versions, write_results
+from unlearn_bench.rescue import save_run
+from unlearn_bench.results import versions
 from unlearn_bench.training.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,9 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
         steps.append(_score_step(k, so_far, request, exp, {"unlearned": model, "original": original, "gold": gold},
                                  cfg, device, method, measured_s, gold_info))
     record = _record(cfg, method_name, data, task, steps, original_info)
-    record["artifacts"] = save_artifacts(cfg, record, model)  # the model after the last request
-    path = write_results(record, cfg.paths.output_dir)
+    with FinalWrite() as final:
+        path = save_run(cfg, record, model)  # the model after the last request
+        final.written = str(path)
     tracker.log_results(record, path)
     print(_summary(record))
     log.info("Results written to %s", path)

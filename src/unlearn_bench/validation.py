@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.precision import autocast_dtype
 from unlearn_bench.training.trainer import check_trainer_settings
 
 # method / training settings that must be whole numbers ≥ 1, or > 0
@@ -72,6 +73,38 @@ def _settings(group: str, node: Any) -> None:
             raise _refuse(key, value, "a number > 0", "1.0")
 
 
+def _normalisation(dataset: DictConfig) -> None:
+    """dataset.mean / dataset.std: one number per channel; every std > 0."""
+    channels = dataset.get("channels")
+    for key in ("mean", "std"):
+        values = OmegaConf.to_container(dataset[key]) if OmegaConf.is_config(dataset[key]) else dataset[key]
+        example = "[" + ",".join(["0.5"] * (channels or 1)) + "]"
+        if not isinstance(values, list) or not all(_is_number(v) and math.isfinite(v) for v in values):
+            raise _refuse(f"dataset.{key}", values, "a list of numbers, one per channel", example)
+        if channels is not None and len(values) != channels:
+            raise _refuse(f"dataset.{key}", values, f"one number per channel ({channels} for {dataset.name})",
+                          example)
+        if key == "std" and not all(v > 0 for v in values):
+            raise _refuse("dataset.std", values, "a list of numbers > 0 (the divisor of each channel)", example)
+
+
+def _trainer(trainer: DictConfig) -> None:
+    """trainer.devices: a count ≥ 1, -1 (all) or auto (or a list of device indices); a known precision."""
+    devices = trainer.get("devices")
+    ok = (devices == "auto" or devices == -1 or (_is_int(devices) and devices >= 1)
+          or (OmegaConf.is_list(devices) and len(devices) > 0 and all(_is_int(d) and d >= 0 for d in devices))
+          or (isinstance(devices, str) and re.fullmatch(r"\d+(,\d+)*,?", devices) is not None))
+    if not ok:
+        raise _refuse("trainer.devices", devices, "a count ≥ 1, -1 (all), auto, or a list of device indices", "1")
+    for key in ("precision", "importance_precision"):
+        value = trainer.get(key)
+        try:
+            autocast_dtype(value)
+        except ValueError:
+            raise UnlearnBenchError(f"trainer.{key}={value!r} is not supported; use one of 32-true, bf16-mixed, "
+                                    "16-mixed.") from None
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Refuse, with one sentence naming the key, anything the config alone shows to be wrong."""
     missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
@@ -91,10 +124,18 @@ def validate_config(cfg: DictConfig) -> None:
         raise _refuse("dataset.val_fraction", val, "a fraction in (0, 1)", "0.1")
     if cfg.task.name == "random":
         _integer("task.n_forget", cfg.task.get("n_forget"), 1, "100")
+    _normalisation(dataset)
+    if cfg.task.get("requests") is not None:
+        _integer("task.requests", cfg.task.requests, 1, "1")
+    _trainer(cfg.trainer)
     method = OmegaConf.to_container(cfg.method, resolve=True)
     _settings("method", {k: v for k, v in method.items() if k not in ("_target_", "provenance")})
     training = OmegaConf.to_container(cfg.training, resolve=True)
+    _integer("training.epochs", training.get("epochs"), 1, "15")
     _settings("training", training)
+    milestones = training.get("milestones") or []
+    if not isinstance(milestones, list) or not all(_is_int(m) and m >= 1 for m in milestones):
+        raise _refuse("training.milestones", milestones, "a list of epochs (integers ≥ 1)", "[8,12]")
     fraction = method.get("retain_fraction")
     if fraction is not None and not (_is_number(fraction) and 0 < fraction <= 1):
         raise _refuse("method.retain_fraction", fraction, "a fraction in (0, 1]", "0.3")
@@ -108,6 +149,11 @@ def _subset_size(size: int | float | None, n: int) -> int:
 
 def validate_data(cfg: DictConfig, bundle) -> None:
     """Refuse settings that do not fit the loaded dataset (class count, subset sizes)."""
+    if bundle.num_classes < 2:
+        raise UnlearnBenchError(
+            f"{bundle.name} has {bundle.num_classes} class ({', '.join(bundle.classes)}): a classifier needs at "
+            "least 2 (one folder per class under train/ and test/)."
+        )
     if bundle.num_classes != cfg.dataset.num_classes:
         raise UnlearnBenchError(
             f"dataset.num_classes={cfg.dataset.num_classes} but {bundle.name} has {bundle.num_classes} classes "

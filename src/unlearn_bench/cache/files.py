@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -24,6 +25,31 @@ def temp_name(path: Path) -> Path:
 def stale_temps(path: Path) -> list[Path]:
     """Temporary files of `path` (left by writers that were killed before renaming)."""
     return list(path.parent.glob(f".{path.name}.*.tmp"))
+
+
+# os.link refused by the file system (some network and FUSE mounts), not by an existing name
+LINK_REFUSED = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
+
+
+def place_new(tmp: Path, path: Path) -> None:
+    """Move the complete file `tmp` to `path`, never over an existing `path` (FileExistsError).
+
+    A hard link does it in one step. Where the file system refuses hard links, the name is taken by
+    creating an empty file exclusively, then `tmp` is renamed over it (a reader may see the empty
+    file for that moment, never a partial one)."""
+    try:
+        os.link(tmp, path)
+    except OSError as err:
+        if isinstance(err, FileExistsError) or err.errno not in LINK_REFUSED:
+            raise
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return
+    tmp.unlink()
 
 
 def _write(f: BinaryIO, data: bytes) -> None:
@@ -49,8 +75,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None
         if replace:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)
-            tmp.unlink()
+            place_new(tmp, path)
     except FileExistsError:
         tmp.unlink(missing_ok=True)
         raise

@@ -75,6 +75,19 @@ def decode(data: bytes) -> tuple[Tensors, dict]:
     return tensors, meta if isinstance(meta, dict) else {}
 
 
+def non_finite_count(tensors: Mapping[str, torch.Tensor]) -> tuple[int, int]:
+    """(how many floating-point tensors hold a NaN or infinite value, how many there are)."""
+    floating = [t for t in tensors.values() if torch.is_floating_point(t)]
+    return sum(not bool(torch.isfinite(t).all()) for t in floating), len(floating)
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor]) -> None:
+    """InvalidEntry when a stored entry holds non-finite values (a diverged training stored by old code)."""
+    bad, total = non_finite_count(tensors)
+    if bad:
+        raise InvalidEntry(f"{bad} of {total} tensors hold non-finite values")
+
+
 def check_layout(tensors: Mapping[str, torch.Tensor], expected: Layout) -> None:
     """InvalidEntry unless `tensors` has exactly the expected names, shapes and dtypes."""
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))

@@ -2,8 +2,9 @@
 
 - A per-key lock (`filelock`): concurrent runs that need the same entry wait for the one computing it,
   then read it.
-- A stored entry is used only if it holds the expected tensor names, shapes and dtypes; otherwise it
-  is recomputed, with a warning. Loading never executes code (no pickle); old `.pt` entries are ignored.
+- A stored entry is used only if it holds the expected tensor names, shapes and dtypes and only
+  finite values; otherwise it is recomputed, with a warning. Loading never executes code (no pickle):
+  an old `.pt` entry of the key is never read, and a warning says it is recomputed.
 - A cache that cannot be written (read-only, full disk) degrades to computing without storing, with
   a warning naming the path.
 - Temporary files of a killed writer are removed by the next writer of that key.
@@ -23,6 +24,7 @@ from unlearn_bench.cache.tensor_file import (
     InvalidEntry,
     Layout,
     Tensors,
+    check_finite,
     check_layout,
     decode,
     write_tensor_file,
@@ -50,11 +52,16 @@ class TensorStore:
         """The stored entry, or None when absent or unusable (then a warning says why)."""
         path = self.path(key)
         if not path.exists():
+            old = self.root / f"{key}.pt"
+            if old.exists():
+                log.warning("Cached %s %s is in the old .pt format, which is never loaded (it could run code); "
+                            "recomputing it. Delete the .pt file to silence this.", self.what, old)
             return None
         try:
             tensors, meta = decode(path.read_bytes())
             if expected is not None:
                 check_layout(tensors, expected)
+            check_finite(tensors)
         except (OSError, InvalidEntry) as err:
             log.warning("Cached %s %s is unusable (%s); recomputing it.", self.what, path, err)
             return None

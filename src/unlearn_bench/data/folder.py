@@ -10,16 +10,18 @@ dataset fingerprint that keys the model caches).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from PIL import Image
 
+from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
 from unlearn_bench.errors import UnlearnBenchError
 
@@ -110,24 +112,60 @@ def decode_splits(splits: dict[str, tuple[Sequence[Path], Sequence[int]]], size:
     for name, (files, labels) in sorted(splits.items()):
         h.update(name.encode())
         h.update(content_digest(files, labels).encode())
-    path = Path(cache_dir) / f"{h.hexdigest()[:24]}.pt" if cache_dir is not None else None
-    if path is not None and path.is_file():
+    if cache_dir is None:
+        return _decode_all(splits, size, channels)
+    path = Path(cache_dir) / f"{h.hexdigest()[:24]}.pt"
+    cached = _read_cache(path, splits)
+    if cached is not None:
+        return cached
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path.parent / f".{path.stem}.lock"))
+        lock.acquire()  # one process decodes; the others wait, then read its file
+    except OSError as err:
+        _cannot_cache(err, path)
+        return _decode_all(splits, size, channels)
+    try:
+        cached = _read_cache(path, splits)
+        if cached is not None:
+            return cached
+        for tmp in [*path.parent.glob(f"{path.stem}.*.tmp"), *stale_temps(path)]:  # a killed writer's
+            tmp.unlink(missing_ok=True)
+        out = _decode_all(splits, size, channels)
+        buffer = io.BytesIO()
+        torch.save({f"{n}_{k}": getattr(s, attr) for n, s in out.items()
+                    for k, attr in (("images", "images"), ("targets", "targets"))}, buffer)
         try:
-            cached = torch.load(path, map_location="cpu", weights_only=True)
-            return {name: ImageSplit(cached[f"{name}_images"], cached[f"{name}_targets"]) for name in splits}
-        except Exception as err:  # noqa: BLE001 - a damaged cache file is rebuilt
-            log.warning("Decoded-image cache %s is unreadable (%s); decoding again.", path, err)
+            atomic_write_bytes(path, buffer.getvalue())
+        except OSError as err:
+            _cannot_cache(err, path)
+        return out
+    finally:
+        lock.release()
+
+
+def _read_cache(path: Path, splits) -> dict[str, ImageSplit] | None:
+    if not path.is_file():
+        return None
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+        return {name: ImageSplit(cached[f"{name}_images"], cached[f"{name}_targets"]) for name in splits}
+    except Exception as err:  # noqa: BLE001 - a damaged cache file is rebuilt
+        log.warning("Decoded-image cache %s is unreadable (%s); decoding again.", path, err)
+        return None
+
+
+def _decode_all(splits, size: int | None, channels: int) -> dict[str, ImageSplit]:
     out = {}
     for name, (files, labels) in splits.items():
         log.info("Decoding %d %s images ...", len(files), name)
         out[name] = ImageSplit(decode_images(files, size, channels), torch.tensor(list(labels), dtype=torch.long))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({f"{n}_{k}": getattr(s, attr) for n, s in out.items()
-                    for k, attr in (("images", "images"), ("targets", "targets"))}, tmp)
-        os.replace(tmp, path)
     return out
+
+
+def _cannot_cache(err: OSError, path: Path) -> None:
+    log.warning("Cannot write the decoded-image cache at %s (%s): the images are decoded into memory only.",
+                err.filename or path, err.strerror or err)
 
 
 def load_image_folder(

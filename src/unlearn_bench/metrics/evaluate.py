@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from unlearn_bench.cache.tensor_file import non_finite_count
 from unlearn_bench.data.batches import make_loader
 from unlearn_bench.metrics.mia import entropy, mia_score
 from unlearn_bench.precision import method_autocast, trainer_setting
@@ -103,11 +104,10 @@ def chance_level_warning(test_acc: float | None, num_classes: int) -> str | None
 
 def non_finite_warning(model: nn.Module) -> str | None:
     """A warning when a model's weights or buffers hold NaN or infinite values (a diverged method)."""
-    tensors = [t for t in model.state_dict().values() if torch.is_floating_point(t)]
-    bad = sum(not bool(torch.isfinite(t).all()) for t in tensors)
+    bad, total = non_finite_count(model.state_dict())
     if not bad:
         return None
-    return (f"the unlearned model has non-finite weights ({bad} of {len(tensors)} tensors): the method diverged; "
+    return (f"the unlearned model has non-finite weights ({bad} of {total} tensors): the method diverged; "
             "its accuracies count non-finite outputs as wrong and its MIA is undefined (NaN).")
 
 

@@ -50,7 +50,9 @@ def load_state_dict_file(path: str | Path, key: str = "model.original_ckpt") -> 
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-sentence answer
-        raise UnlearnBenchError(f"{key}={path} cannot be read as model weights ({type(err).__name__}: {err}).") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise UnlearnBenchError(f"{key}={path} cannot be read as model weights ({type(err).__name__}: {first.rstrip('.')}); "
+                                "it must be a state dict saved as .safetensors, .pt/.pth or a .ckpt of this suite.") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):

@@ -8,8 +8,9 @@ from pathlib import Path
 from torch import nn
 
 from unlearn_bench.cache.files import atomic_write_bytes, content_key
-from unlearn_bench.cache.tensor_file import layout_of
+from unlearn_bench.cache.tensor_file import layout_of, non_finite_count
 from unlearn_bench.cache.tensor_store import TensorStore
+from unlearn_bench.errors import UnlearnBenchError
 
 __all__ = ["ModelStore", "atomic_write_bytes", "content_key"]
 
@@ -51,6 +52,12 @@ class ModelStore:
 
         def fit():
             meta = train(net)
+            bad, total = non_finite_count(net.state_dict())
+            if bad:
+                raise UnlearnBenchError(
+                    f"training the {material.get('role', 'model')} model ended with non-finite weights ({bad} of "
+                    f"{total} tensors), so nothing was stored: lower training.optimizer.lr, or add "
+                    "+trainer.gradient_clip_val=1.")
             return net.state_dict(), {"meta": meta, "material": material}
 
         state, stored, hit = self.store.get_or_create(key, fit, expected=layout_of(net.state_dict()))
