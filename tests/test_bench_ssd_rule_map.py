@@ -64,7 +64,7 @@ def test_rule_map_random_forgetting_and_one_tuned_bound_for_every_cell(tmp_path)
 
 def test_the_map_runs_the_scales_stand_in_like_the_command_line():
     cfg = compose_cfg("class", ["dataset=cifar10", "model=resnet18"])
-    assert (cfg.model.name, cfg.training.epochs) == ("resnet_small", 8)
+    assert (cfg.model.name, cfg.training.epochs) == ("resnet_small", 7)
     assert compose_cfg("class", ["dataset=digits", "model=vit"]).model.name == "vit_tiny"
 
 

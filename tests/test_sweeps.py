@@ -43,7 +43,7 @@ def test_presets_compose_to_a_grid(experiment, scale):
     assert models <= ({"resnet18", "vit"} if scale == "paper" else {"cnn", "resnet_small", "vit_tiny"})
 
 
-@pytest.mark.parametrize("dataset, stand_in, epochs", [("cifar10", "resnet_small", 8), ("digits", "cnn", 15),
+@pytest.mark.parametrize("dataset, stand_in, epochs", [("cifar10", "resnet_small", 7), ("digits", "cnn", 15),
                                                        ("fashion_mnist", "cnn", 15)])
 def test_cpu_scale_stands_in_a_small_resnet_on_cifar10_only(dataset, stand_in, epochs):
     cfg = _compose("experiment=table6", "scale=cpu", f"dataset={dataset}")
@@ -175,6 +175,23 @@ def test_submitit_local_launcher_runs_a_two_job_grid(root, tmp_path):
     records = load_records([sweep])
     assert sorted(r["method"] for r in records) == ["baseline", "ssd"]
     assert any((sweep / ".submitit").iterdir())
+
+
+def test_cpu_pool_launcher_runs_two_jobs_at_once_with_the_cores_shared_out(root, tmp_path):
+    sweep = root / "pool"
+    _ok(_cli("-m", "method=baseline,finetune", "hydra/launcher=cpu_pool", "trainer.num_threads=${job_threads:}",
+             *_smoke(root, f"hydra.sweep.dir={sweep}"), cwd=tmp_path))
+    records = load_records([sweep])
+    assert sorted(r["method"] for r in records) == ["baseline", "finetune"]
+    cores = len(os.sched_getaffinity(0))
+    assert {r["config"]["trainer"]["num_threads"] for r in records} == {max(1, cores // 2)}
+
+
+def test_cpu_scale_runs_grids_in_the_cpu_pool_and_other_scales_one_by_one():
+    pool = _compose("scale=cpu").hydra.launcher
+    assert pool._target_.endswith("JoblibLauncher") and pool.n_jobs == 2
+    assert _compose("scale=cpu", "hydra/launcher=basic").hydra.launcher._target_.endswith("BasicLauncher")
+    assert _compose("scale=smoke").hydra.launcher._target_.endswith("BasicLauncher")
 
 
 PAPER_PRESETS = [

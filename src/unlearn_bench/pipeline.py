@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from unlearn_bench.artifacts import save_artifacts
+from unlearn_bench.cpu import apply_threads
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
 from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
+from unlearn_bench.interrupts import FinalWrite
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.retrain import Retrain
@@ -36,7 +38,8 @@ from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.metrics.reference_memo import fingerprint, role_memo
 from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
 from unlearn_bench.protocol import check_protocol, loader_orders
-from unlearn_bench.results import format_table, versions, write_results
+from unlearn_bench.rescue import save_run
+from unlearn_bench.results import format_table, versions
 from unlearn_bench.tracking import for_role, log_model_source, open_tracker
 from unlearn_bench.training.callbacks import duration
 from unlearn_bench.training.checkpoints import get_or_train_resumable
@@ -57,7 +60,16 @@ def resolve_device(accelerator: str) -> torch.device:
 
 
 def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
-    method = build(without_provenance(cfg.method))
+    target = cfg.method.get("_target_")
+    try:
+        method = build(without_provenance(cfg.method))
+    except InstantiationException as err:
+        reason = str(err).strip().splitlines()[0].split(", set env var HYDRA_FULL_ERROR")[0].rstrip(":.")
+        raise UnlearnBenchError(f"method._target_={target} cannot be built ({reason}): set it to an importable "
+                                "class, e.g. unlearn_bench.methods.ssd.SSD, or pick a method=<name>.") from None
+    if not isinstance(method, UnlearningMethod):
+        raise UnlearnBenchError(f"method._target_={target} builds a {type(method).__name__}, not an unlearning "
+                                "method (a subclass of unlearn_bench.methods.base.UnlearningMethod).")
     if task_name not in method.tasks:
         raise UnlearnBenchError(
             f"Method {method.name} is not defined for {task_name} forgetting "
@@ -136,7 +148,8 @@ def _trained(exp: Experiment, store: ModelStore, material: dict, recipe, name: s
 
     def fit(net, checkpoint_dir):
         return fit_classifier(net, exp.dataset("train", train_idx, train_transform=True), exp.dataset("val", val_idx),
-                              recipe, cfg.trainer, cfg.seed, logger=logger, checkpoint_dir=checkpoint_dir, name=name)
+                              recipe, cfg.trainer, cfg.seed, logger=logger, checkpoint_dir=checkpoint_dir, name=name,
+                              from_scratch=True)
 
     save = cfg.get("save") or {}
     return get_or_train_resumable(store, material, exp.initial_model, fit, cfg.paths.get("checkpoint_dir"),
@@ -264,6 +277,7 @@ def run_identity(cfg: DictConfig, split: ForgetSplit) -> dict:
 def run(cfg: DictConfig) -> dict:
     """Run one experiment described by `cfg`; write and return its results record."""
     validate_config(cfg)
+    apply_threads(cfg.trainer.get("num_threads"))
     task = build(cfg.task)
     check_protocol(cfg.protocol.name)
     lens_configs(cfg.get("lenses"))  # a bad lenses.* value fails now, not after training
@@ -342,8 +356,9 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
         "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": versions(),
     }
-    record["artifacts"] = save_artifacts(cfg, record, unlearned)
-    path = write_results(record, cfg.paths.output_dir)
+    with FinalWrite() as final:
+        path = save_run(cfg, record, unlearned)
+        final.written = str(path)
     tracker.log_results(record, path)
     print(f"\n{split.describe()} — {method.name} (accuracies and MIA in %)\n{format_table(record)}\n")
     log.info("Results written to %s", path)

@@ -17,16 +17,15 @@ uint8 images of CIFAR-10's shape (the data path's speed does not depend on the p
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torchvision.transforms import v2
 
+from unlearn_bench.bench.output import write_result
 from unlearn_bench.data.base import ImageDataset, ImageSplit
 from unlearn_bench.data.batches import make_loader
 from unlearn_bench.data.transforms import TransformSpec
@@ -198,12 +197,7 @@ def parse(argv=None):
 def main(argv=None) -> dict:
     args = parse(argv)
     result = run_bench(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "data_bench.json").write_text(json.dumps(result, indent=2))
-    (out / "data_bench.md").write_text(markdown(result))
-    print(markdown(result))
-    print(f"Wrote {out / 'data_bench.json'} and {out / 'data_bench.md'}.")
+    write_result(args.out, "data_bench", result, markdown(result))
     return result
 
 

@@ -209,7 +209,7 @@ def bench_retrain(s: Setup, cfg: BenchConfig) -> dict[str, list[float]]:
                     milestones=[], warmup_epochs=1)
 
     def retrain() -> None:
-        fit_classifier(build_model(cfg).train(), s.retain, s.test, recipe, s.trainer_cfg, cfg.seed)
+        fit_classifier(build_model(cfg).train(), s.retain, s.test, recipe, s.trainer_cfg, cfg.seed, from_scratch=True)
 
     return interleaved({"retrain": retrain}, cfg.repeats, s.device, warmup=False)
 

@@ -132,3 +132,9 @@ def make_loader(dataset: Dataset, device: torch.device | str, batch_size: int, s
         return TensorBatches(source, device, batch_size, shuffle, seed, channels_last, rank, world_size, dataset)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=generator)
+
+
+def sample_images(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
+    """`n` images of `dataset` (a seeded draw, on the CPU), transformed as training sees them."""
+    loader = make_loader(dataset, "cpu", min(n, len(dataset)), shuffle=True, seed=seed)
+    return next(iter(loader))[0]

@@ -100,7 +100,8 @@ def shadow_models(exp, store, material: dict, split, pool: Pool, cfg: ULiRAConfi
             return exp.build_model()
 
         def fit(net, train_set=train_set, seed=shadow_seed, name=label):
-            return fit_classifier(net, train_set, exp.dataset("val"), recipe, exp.cfg.trainer, seed, name=name)
+            return fit_classifier(net, train_set, exp.dataset("val"), recipe, exp.cfg.trainer, seed, name=name,
+                                  from_scratch=True)
 
         shadow_material = {**base, "role": "ulira_shadow", "seed": shadow_seed, "train": _digest(train_idx),
                            "test_in": _digest(in_heldout)}

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from unlearn_bench.data.batches import make_loader
+from unlearn_bench.data.batches import make_loader, sample_images
 from unlearn_bench.distributed import end_spawned_process_group
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.precision import trainer_setting
@@ -23,6 +23,8 @@ from unlearn_bench.training.checkpoints import checkpoint_callbacks, load_best, 
 from unlearn_bench.training.trainer import build_trainer
 
 SCHEDULES = ("multistep", "onecycle")
+# training images a network that derives something from its data (a whitening stem) sees before training
+INIT_IMAGES = 5000
 
 
 @dataclass
@@ -187,6 +189,7 @@ def fit_classifier(
     logger=None,
     checkpoint_dir: str | Path | None = None,
     name: str = "model",
+    from_scratch: bool = False,
 ) -> dict:
     """Train `net` in place with `recipe`, select the best epoch on validation; return training facts.
 
@@ -194,8 +197,12 @@ def fit_classifier(
     compile; see training/trainer.py). `logger`: a Lightning logger for the curves (train loss per
     step and epoch, val_acc per epoch), None for none. `checkpoint_dir`: write last.ckpt every epoch
     and the best epoch there, and resume from an earlier last.ckpt (None: the best epoch is kept in
-    memory). `name` labels the progress lines."""
+    memory). `name` labels the progress lines. `from_scratch`: `net` is untrained, so what it derives
+    from its data (`init_from_data`, e.g. a whitening stem) is set from the training images first."""
     L.seed_everything(seed, workers=True, verbose=False)
+    init_from_data = getattr(net, "init_from_data", None)
+    if from_scratch and callable(init_from_data):
+        init_from_data(sample_images(train_set, INIT_IMAGES, seed))
     channels_last = bool(trainer_setting(trainer_cfg, "channels_last", False))
     if channels_last:
         net.to(memory_format=torch.channels_last)
@@ -207,7 +214,8 @@ def fit_classifier(
     else:
         best, last = checkpoint_callbacks(Path(checkpoint_dir))
         resume = resume_path(Path(checkpoint_dir), name)
-        callbacks = [EpochProgress(name), best, last]  # last after best: last.ckpt holds the best so far
+        memory = KeepBestState()  # the best epoch when the disk refuses the checkpoints mid-way
+        callbacks = [EpochProgress(name), memory, best, last]  # last after best: last.ckpt holds the best so far
     trainer = build_trainer(trainer_cfg, max_epochs=recipe.epochs, callbacks=callbacks,
                             logger=logger if logger is not None else False,
                             enable_checkpointing=checkpoint_dir is not None,
@@ -218,6 +226,8 @@ def fit_classifier(
     if isinstance(best, KeepBestState):
         best_acc = float(trainer.callback_metrics.get("best_val_acc", best.best_acc))
         best_epoch = int(trainer.callback_metrics.get("best_epoch", best.best_epoch))
+    elif best.disk.failed:
+        best_acc, best_epoch = memory.best_acc, memory.best_epoch
     else:
         best_acc, best_epoch = load_best(net, best) or (float("nan"), -1)
     net.to(memory_format=torch.contiguous_format).cpu().eval()

@@ -21,6 +21,7 @@ SUITE_KEYS = {
     "channels_last": "model and batches in NHWC memory layout",
     "compile": "torch.compile the network for training",
     "importance_precision": "numeric precision of the importance passes",
+    "num_threads": "torch's intra-op threads in this process (null: torch's default)",
 }
 
 # Trainer arguments the suite sets itself, and where the user sets what they control instead
