@@ -59,6 +59,31 @@ def test_outside_a_hydra_sweep_one_job_takes_every_core():
     assert cpu.job_threads() == cpu.usable_cores()
 
 
+def test_a_single_run_takes_every_core_even_with_the_pool_launcher(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    def hydra(mode):
+        return OmegaConf.create({"mode": mode, "launcher": {
+            "_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2}})
+
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra(RunMode.MULTIRUN)))
+    assert cpu.parallel_jobs() == 2
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra(RunMode.RUN)))
+    assert cpu.parallel_jobs() == 1
+
+
+@pytest.mark.parametrize(("trainer", "threads"), [
+    ({"accelerator": "cpu", "num_threads": 1}, 1),
+    ({"accelerator": "cpu", "num_threads": None}, "torch's"),
+    ({"accelerator": "cuda", "num_threads": 1}, None),
+])
+def test_a_cpu_training_is_keyed_by_its_threads(trainer, threads):
+    expected = torch.get_num_threads() if threads == "torch's" else threads
+    assert cpu.training_threads(OmegaConf.create(trainer)) == expected
+
+
 def test_apply_threads_sets_torchs_threads_and_none_keeps_them():
     before = torch.get_num_threads()
     try:

@@ -56,6 +56,8 @@ def test_gradient_clipping_from_the_command_line_is_used_and_changes_the_model(m
     material = Experiment(plain, data, None).material()
     assert "trainer" not in material  # today's store keys are unchanged
     assert Experiment(cfg, data, None).material()["trainer"] == {"gradient_clip_val": 1}
+    assert material["cpu_threads"] == torch.get_num_threads() == 1  # one_thread: the weights depend on it
+    assert Experiment(make_cfg(*TINY, "trainer.num_threads=2"), data, None).material()["cpu_threads"] == 2
     assert record["models"]["original"]["key"] != record["models"]["gold"]["key"]
 
 

@@ -67,10 +67,12 @@ def threads_per_job(parallel_jobs: int, cores: int | None = None) -> int:
 
 
 def parallel_jobs() -> int:
-    """How many jobs of this sweep run at once: the joblib launcher's n_jobs (−1: one per core), else 1."""
+    """How many jobs of this sweep run at once: the joblib launcher's n_jobs (−1: one per core); 1 for
+    any other launcher and for a single run (the launcher is configured but unused)."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    if not HydraConfig.initialized():
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return 1
     launcher = HydraConfig.get().launcher
     if not str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
@@ -92,6 +94,19 @@ def apply_threads(num_threads) -> None:
 
     if int(num_threads) != torch.get_num_threads():
         torch.set_num_threads(int(num_threads))
+
+
+def training_threads(trainer) -> int | None:
+    """The intra-op threads a CPU training uses (`trainer.num_threads`, else torch's current count);
+    None when training runs on an accelerator. On one CPU, the same seed trains other weights with
+    another thread count (reductions add up in another order), so the model store keys it."""
+    if not _trains_on_cpu(str(trainer.get("accelerator", "auto"))):
+        return None
+    if trainer.get("num_threads") is not None:
+        return int(trainer.num_threads)
+    import torch
+
+    return torch.get_num_threads()
 
 
 def with_cpu_precision(cfg):

@@ -14,7 +14,7 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from unlearn_bench.cpu import apply_threads
+from unlearn_bench.cpu import apply_threads, training_threads
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
@@ -137,6 +137,9 @@ class Experiment:
             "precision": cfg.trainer.precision,
             "seed": cfg.seed,
         }
+        threads = training_threads(cfg.trainer)
+        if threads is not None:
+            material["cpu_threads"] = threads
         tuned = weight_settings(cfg.trainer)  # e.g. gradient clipping: another model
         return {**material, "trainer": tuned} if tuned else material
 
