@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 PYTEST_ARGS ?=
+# test processes at once (pytest-xdist; tests of one module share a worker), one torch thread each
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast lint bench fashion-mnist device-wheels device-check-dry clean
@@ -23,11 +25,11 @@ $(STAMP): pyproject.toml constraints/test.txt
 run: install ## Install if needed, then run the default experiment (ARGS="method=... task=...")
 	$(PY) -m unlearn_bench $(ARGS)
 
-test: install ## Install if needed, then run the test suite (PYTEST_ARGS="-m 'not slow'")
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install ## Install if needed, then run the test suite (PYTEST_ARGS="-m 'not slow'"; TEST_WORKERS=0: one process)
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test-fast: install ## The tests without the slow end-to-end ones
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## Ruff over sources and tests
 	$(VENV)/bin/ruff check src tests

@@ -42,3 +42,12 @@ def test_time_to_accuracy_trains_each_recipe_as_the_pipeline_does(tmp_path):
     assert (previous["channels_last"], current["channels_last"]) == (False, True)
     assert (previous["stem"], previous["head_scale"], current["stem"], current["head_scale"]) == ("conv", 1, "whiten", 0.2)
     assert 0 <= current["test_acc"] <= 100 and previous["precision"] == "32-true"
+
+
+def test_the_markdown_counts_the_best_epoch_from_one():
+    run = {"seed": 0, "precision": "32-true", "channels_last": True, "epochs": 7, "wall_s": 426.0,
+           "best_val_acc": 82.8, "best_epoch": 6, "test_acc": 82.84}
+    result = {"machine": "cpu", "vector_flags": ["avx2"], "cores": 2, "threads": 2, "torch": "2", "native_bf16": False,
+              "batch": 128, "repeats": 3, "train_images": 2560, "throughput": {}, "bench_s": 1.0,
+              "time_to_accuracy": {"current": [run]}}
+    assert "| current | 0 | 32-true + channels_last | 7 | 426 | 82.80 (7) | 82.84 |" in bench.markdown(result)

@@ -144,3 +144,16 @@ def test_cli_sigterm_at_the_results_link_reports_the_complete_results(tmp_path):
     assert json.loads((run_dir / "results.json").read_text())["method"] == "baseline"
     assert err.strip().splitlines()[-1] == (
         f"error: stopped by SIGTERM as the run ended: its results are complete in {run_dir / 'results.json'}.")
+
+
+def test_a_single_runs_killed_results_write_is_removed_by_its_next_run(tmp_path):
+    from omegaconf import OmegaConf
+
+    from unlearn_bench.job import single_run
+
+    killed_write = tmp_path / ".results.json.0123abcd.tmp"  # as a kill -9 during the write leaves it
+    killed_write.write_text("{half")
+    seen = []
+    value = single_run(OmegaConf.create({"paths": {"output_dir": str(tmp_path)}}),
+                       lambda cfg: seen.append(killed_write.exists()) or {"distance_to_gold": 1.5})
+    assert seen == [False] and value == 1.5

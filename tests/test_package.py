@@ -59,6 +59,13 @@ def test_the_installed_package_is_the_wheel_with_every_config(venv, tmp_path):
     assert source and shipped == source
 
 
+def test_the_wheel_ships_the_search_sweeper_as_a_hydra_plugin(venv, tmp_path):
+    out = subprocess.run([str(venv / "bin" / "python"), "-c",
+                          "import hydra_plugins.unlearn_bench_search.optuna_search as m; print(m.__file__)"],
+                         cwd=tmp_path, env=env_without_sources(), check=True, capture_output=True, text=True)
+    assert venv in Path(out.stdout.strip()).parents
+
+
 def test_console_script_runs_from_another_directory_with_outputs_under_the_root(venv, tmp_path):
     work, root = tmp_path / "cwd", tmp_path / "root"
     work.mkdir()

@@ -191,7 +191,7 @@ def markdown(r: dict) -> str:
         for name, runs in r["time_to_accuracy"].items():
             for run in runs:
                 rows.append(f"| {name} | {run['seed']} | {run['precision']}{' + channels_last' if run['channels_last'] else ''} "
-                            f"| {run['epochs']} | {run['wall_s']:.0f} | {run['best_val_acc']:.2f} ({run['best_epoch']}) "
+                            f"| {run['epochs']} | {run['wall_s']:.0f} | {run['best_val_acc']:.2f} ({run['best_epoch'] + 1}) "
                             f"| {run['test_acc']:.2f} |")
             if len(runs) > 1:
                 rows.append(f"| {name}: median | | | | {statistics.median(x['wall_s'] for x in runs):.0f} | "
