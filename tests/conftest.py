@@ -14,6 +14,8 @@ from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.metrics.reference_memo import REFERENCE_MEMO
 
 os.environ.setdefault("WANDB_MODE", "disabled")
+# the tests start small grids at the default scale=paper on purpose (test_grid_guard.py checks the guard)
+os.environ["UNLEARN_BENCH_CONFIRM_GRIDS"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = CONF_DIR

@@ -13,8 +13,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
 from unlearn_bench import interrupts
+from unlearn_bench.grid_guard import start_refusal
 from unlearn_bench.job import FAILURE_FILE
-from unlearn_bench.sweep_size import ENV, sweep_size
+from unlearn_bench.sweep_size import ENV, sweep_size, swept_choices
 from unlearn_bench.trial_states import fail_orphaned_trials, start_search
 from unlearn_bench.tuning import best_trial, count_done_trials, write_tuned_config
 
@@ -108,10 +109,18 @@ def failure_summary(sweep: Path) -> list[str]:
 
 
 class SweepSize(Callback):
-    """Before a sweep: count its jobs, so that each job logs `job i/N` (sweep_size.job_label)."""
+    """Before a sweep: count its jobs, so that each job logs `job i/N` (sweep_size.job_label), and stop
+    a grid that needs confirming (grid_guard) before any job runs."""
+
+    def __init__(self, confirm_above: int = 100):
+        self.confirm_above = int(confirm_above)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         total = sweep_size(config)
+        refused = start_refusal(config, total, self.confirm_above, models=swept_choices(config, "model"))
+        if refused is not None:
+            print(f"error: {refused}", file=sys.stderr)
+            sys.exit(2)
         if total is None:
             os.environ.pop(ENV, None)
         else:

@@ -10,9 +10,37 @@ import os
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 ENV = "UNLEARN_BENCH_SWEEP_JOBS"
+
+
+def _sweep_overrides(config: DictConfig) -> dict:
+    """The sweep's overrides by key: the sweeper's params, overridden by the command line."""
+    parser = OverridesParser.create()
+    params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+    return {o.get_key_element(): o for o in parser.parse_overrides(params + list(config.hydra.overrides.task))}
+
+
+def swept_choices(config: DictConfig, key: str) -> list[str] | None:
+    """The values `key` (a key or group, e.g. `model`) takes across the sweep; None when the sweep
+    leaves it alone or its values cannot be listed here."""
+    override = _sweep_overrides(config).get(key)
+    if override is None or not override.is_sweep_override() or not override.is_discrete_sweep():
+        return None
+    try:
+        values = [str(v) for v in override.sweep_string_iterator()]
+    except Exception:  # noqa: BLE001 - a glob or another sweep that needs the config
+        return None
+    return [_resolved(config, v) for v in values]
+
+
+def _resolved(config: DictConfig, value: str) -> str:
+    """`${a.b}` (an experiment preset's `${scale.models.vit}`) as the config resolves it; else `value`."""
+    if value.startswith("${") and value.endswith("}") and value.count("${") == 1:
+        found = OmegaConf.select(config, value[2:-1], default=None)
+        return str(found) if found is not None else value
+    return value
 
 
 def sweep_size(config: DictConfig) -> int | None:
@@ -21,9 +49,7 @@ def sweep_size(config: DictConfig) -> int | None:
     sweeper = config.hydra.sweeper
     if sweeper.get("n_trials") is not None:
         return int(sweeper.n_trials)
-    parser = OverridesParser.create()
-    params = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
-    by_key = {o.get_key_element(): o for o in parser.parse_overrides(params + list(config.hydra.overrides.task))}
+    by_key = _sweep_overrides(config)
     total = 1
     for override in by_key.values():
         if not override.is_sweep_override():
