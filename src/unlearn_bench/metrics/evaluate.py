@@ -92,6 +92,11 @@ def evaluate(model: nn.Module, sets: dict[str, Dataset], device: torch.device,
 CHANCE_MARGIN = 1.2  # test accuracy up to 1.2 × chance (12 % with 10 classes) counts as chance
 
 
+# the phrases of the two warnings about an unlearned model; the report finds them in results.json
+DIVERGED = "the method diverged"
+DESTROYED = "the method destroyed the model"
+
+
 def chance_level_warning(test_acc: float | None, num_classes: int) -> str | None:
     """A warning when a model's test accuracy is at chance level (a method that destroyed the model
     rather than unlearning), else None."""
@@ -99,7 +104,7 @@ def chance_level_warning(test_acc: float | None, num_classes: int) -> str | None
     if test_acc is None or math.isnan(test_acc) or test_acc > CHANCE_MARGIN * chance:
         return None
     return (f"the unlearned model's test accuracy is {test_acc:.2f} %, chance level with {num_classes} "
-            f"classes ({chance:.2f} %): the method destroyed the model rather than unlearning the request.")
+            f"classes ({chance:.2f} %): {DESTROYED} rather than unlearning the request.")
 
 
 def non_finite_warning(model: nn.Module) -> str | None:
@@ -107,7 +112,7 @@ def non_finite_warning(model: nn.Module) -> str | None:
     bad, total = non_finite_count(model.state_dict())
     if not bad:
         return None
-    return (f"the unlearned model has non-finite weights ({bad} of {total} tensors): the method diverged; "
+    return (f"the unlearned model has non-finite weights ({bad} of {total} tensors): {DIVERGED}; "
             "its accuracies count non-finite outputs as wrong and its MIA is undefined (NaN).")
 
 

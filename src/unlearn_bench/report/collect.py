@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from unlearn_bench.metrics.evaluate import DESTROYED, DIVERGED
 from unlearn_bench.report.paper import paper_forget_name
 from unlearn_bench.results import RESULTS_PATTERN, is_results_file
 
@@ -40,6 +41,7 @@ class Observation:
     cached_t: bool = False  # t holds a time read from a cache (measured in another run)
     uses_retain: bool = False  # the method read the retain set (results' data_read, else data_used)
     params_changed_pct: float | None = None  # the SSD family: share of the network it changed (%)
+    outcomes: tuple[str, ...] = ()  # "diverged", "destroyed": the run's numbers are not unlearning
 
     @property
     def column(self) -> str:
@@ -242,7 +244,13 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         forget_given=str(((record.get("config") or {}).get("task") or {}).get("forget", record["forget"])),
         data_used=tuple(record.get("data_used") or ()),
         params_changed_pct=report.get("params_changed_pct"),
+        outcomes=_outcomes(record.get("warnings") or []),
     )
+
+
+def _outcomes(warnings: list[str]) -> tuple[str, ...]:
+    found = (("diverged", DIVERGED), ("destroyed", DESTROYED))
+    return tuple(name for name, phrase in found if any(phrase in w for w in warnings))
 
 
 def _scale_and_protocol(record: dict) -> str:

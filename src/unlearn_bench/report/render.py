@@ -80,7 +80,8 @@ def to_markdown(table: Table) -> str:
         lines.append("| " + " | ".join([*_labels(table, row), *cells, _closest(row)]) + " |")
     claims = [table.claims, ""] if table.claims else []
     dampening = [table.dampening, ""] if table.dampening else []
-    return "\n".join([*lines, "", *claims, *dampening, LEGEND, *_data_used(table), ""])
+    outcomes = [table.outcomes, ""] if table.outcomes else []
+    return "\n".join([*lines, "", *claims, *outcomes, *dampening, LEGEND, *_data_used(table), ""])
 
 
 def _data_used(table: Table) -> list[str]:
@@ -108,7 +109,8 @@ def _tex_cell(cell: Cell | None, metric: str) -> str:
 def to_latex(table: Table) -> str:
     header = _header(table)
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
-             rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(table.claims)} {_tex_escape(table.dampening)} "
+             rf"\caption{{{_tex_escape(table.title)}. {_tex_escape(table.claims)} {_tex_escape(table.outcomes)} "
+             rf"{_tex_escape(table.dampening)} "
              rf"{_tex_escape(LEGEND)}}}",
              rf"\label{{tab:{_tex_escape(table.id)}}}",
              r"\begin{tabular}{" + "l" * (len(header) - len(table.methods) - 1) + "r" * len(table.methods) + "l}",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from unlearn_bench.report.claims import claims_line
 from unlearn_bench.report.collect import Observation
 from unlearn_bench.report.dampening import dampening_note
+from unlearn_bench.report.outcomes import outcomes_note
 from unlearn_bench.report.paper import (
     LENS_METRICS,
     METHOD_ORDER,
@@ -75,6 +76,7 @@ class Table:
     claims: str = ""  # which of the paper's claims hold on these numbers (computed)
     retain_users: set[str] = field(default_factory=set)  # method columns that read the retain set
     dampening: str = ""  # the SSD family's share of parameters changed, and whether that changed anything
+    outcomes: str = ""  # runs that diverged or destroyed the model (report/outcomes.py)
 
 
 def build_tables(observations: list[Observation], standin: bool = False) -> list[Table]:
@@ -126,7 +128,7 @@ def _method_table(dataset: str, task: str, obs: list[Observation], scale: str = 
                              paper_setting))
     data_used = {o.column: o.data_used for o in obs if o.data_used}
     return Table(*_scaled(table_id, _with_n(title, obs), scale), method_columns(obs), rows, data_used=data_used,
-                 retain_users=_retain_users(obs), dampening=dampening_note(obs))
+                 retain_users=_retain_users(obs), dampening=dampening_note(obs), outcomes=outcomes_note(obs))
 
 
 def _measured(metrics, obs: list[Observation]) -> list[str]:
@@ -152,7 +154,7 @@ def _table1(obs: list[Observation], scale: str = "paper") -> Table:
             rows.append(_row("1", model, paper_model, dataset, task, forget, metric, row_obs))
     title = title_of("1", sorted(settings))
     return Table(*_scaled("1", _with_n(title, obs), scale), method_columns(obs), rows, setting_column=True,
-                 retain_users=_retain_users(obs), dampening=dampening_note(obs))
+                 retain_users=_retain_users(obs), dampening=dampening_note(obs), outcomes=outcomes_note(obs))
 
 
 def time_tables(observations: list[Observation]) -> list[Table]:
