@@ -25,7 +25,10 @@ def _sweep_overrides(config: DictConfig) -> dict:
 def swept_choices(config: DictConfig, key: str) -> list[str] | None:
     """The values `key` (a key or group, e.g. `model`) takes across the sweep; None when the sweep
     leaves it alone or its values cannot be listed here."""
-    override = _sweep_overrides(config).get(key)
+    try:
+        override = _sweep_overrides(config).get(key)
+    except Exception:  # noqa: BLE001 - a sweeper whose params this parser does not read
+        return None
     if override is None or not override.is_sweep_override() or not override.is_discrete_sweep():
         return None
     try:
