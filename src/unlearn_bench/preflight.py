@@ -50,7 +50,8 @@ def output_problem(argv: Sequence[str], environ: Mapping[str, str] | None = None
                 return f"{key}={value}: {problem}; set it to a folder this user can write to."
     if all(_given(argv, key) is None for key in FOLDER_KEYS):
         root = environ.get("UNLEARN_BENCH_ROOT")
-        problem = folder_problem(Path(root if root else ".")) or folder_problem(Path(root or ".") / "outputs")
+        base = Path(root or ".")
+        problem = folder_problem(base) or folder_problem(base / "outputs")
         if problem is not None:
             where = f"UNLEARN_BENCH_ROOT={root}" if root else "the current folder (UNLEARN_BENCH_ROOT is unset)"
             return (f"{where}: {problem}; runs write their outputs and model store there: set UNLEARN_BENCH_ROOT "

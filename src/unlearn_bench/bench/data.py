@@ -99,8 +99,11 @@ def data_path(split: ImageSplit, old_split: ImageSplit, device: torch.device, ba
 
 
 def train_epoch(model_fn, split: ImageSplit, device: torch.device, batch: int, repeats: int,
-                trainer_cfg: dict, new_path: bool) -> list[float]:
-    spec = TransformSpec(CIFAR_MEAN, CIFAR_STD, augmentations=cifar_augmentations())
+                trainer_cfg: dict, new_path: bool, augmentations: tuple | None = None,
+                nesterov: bool = False) -> list[float]:
+    """Wall seconds of `repeats` training epochs (after one untimed one) of `model_fn()` on `split`."""
+    spec = TransformSpec(CIFAR_MEAN, CIFAR_STD,
+                         augmentations=cifar_augmentations() if augmentations is None else augmentations)
     channels_last = bool(trainer_cfg.get("channels_last"))
     if new_path:
         loader = make_loader(ImageDataset(split, spec=spec, augment=True), device, batch, shuffle=True,
@@ -111,7 +114,7 @@ def train_epoch(model_fn, split: ImageSplit, device: torch.device, batch: int, r
     model = model_fn().to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=nesterov)
 
     def run():
         train_epochs(model, loader, optimizer, 1, device, progress=False,

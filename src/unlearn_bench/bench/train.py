@@ -40,50 +40,28 @@ VARIANTS = {
 }
 
 
-def random_split(n: int):
-    from unlearn_bench.data.base import ImageSplit
-
-    g = torch.Generator().manual_seed(0)
-    return ImageSplit(torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8),
-                      torch.randint(0, 10, (n,), generator=g))
-
-
 def epoch_times(stem: str, variant: dict, images: int, batch: int, repeats: int, threads: int | None = None) -> list[float]:
-    """Seconds per training epoch (after one untimed epoch) of resnet_small on random images."""
+    """Seconds per training epoch (after one untimed epoch) of resnet_small on random images, with the
+    preset's crop + flip."""
+    from torchvision.transforms import v2
+
+    from unlearn_bench.bench.data import CIFAR_MEAN, CIFAR_STD, load_images, train_epoch
     from unlearn_bench.data.base import ImageDataset
-    from unlearn_bench.data.batches import make_loader, sample_images
+    from unlearn_bench.data.batches import sample_images
     from unlearn_bench.data.transforms import TransformSpec
-    from unlearn_bench.methods.loops import train_epochs
     from unlearn_bench.models.resnet_small import SmallResNet
-    from unlearn_bench.precision import method_autocast
 
     if threads is not None:
         torch.set_num_threads(threads)
-    from torchvision.transforms import v2
+    split = load_images(None, images)
 
-    spec = TransformSpec((0.49, 0.48, 0.45), (0.25, 0.24, 0.26),
-                         augmentations=(v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()))
-    dataset = ImageDataset(random_split(images), spec=spec, augment=True)
-    loader = make_loader(dataset, "cpu", batch, shuffle=True, channels_last=variant["channels_last"])
-    torch.manual_seed(0)
-    model = SmallResNet(10, stem=stem)
-    model.init_from_data(sample_images(dataset, 1000))
-    if variant["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    device = torch.device("cpu")
+    def model() -> SmallResNet:
+        net = SmallResNet(10, stem=stem)
+        net.init_from_data(sample_images(ImageDataset(split, spec=TransformSpec(CIFAR_MEAN, CIFAR_STD)), 1000))
+        return net
 
-    def epoch():
-        train_epochs(model, loader, optimizer, 1, device, progress=False,
-                     autocast=lambda: method_autocast({"precision": variant["precision"]}, device))
-
-    epoch()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        epoch()
-        runs.append(time.perf_counter() - start)
-    return runs
+    return train_epoch(model, split, torch.device("cpu"), batch, repeats, variant, new_path=True,
+                       augmentations=(v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()), nesterov=True)
 
 
 def _worker(args: tuple) -> list[float]:
