@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint bench fashion-mnist device-wheels device-check-dry clean
+.PHONY: help install run test test-fast lint docs bench fashion-mnist device-wheels device-check-dry clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-fast: install ## The tests without the slow end-to-end ones
 
 lint: install ## Ruff over sources and tests
 	$(VENV)/bin/ruff check src tests
+
+docs: install ## Build the documentation site strictly into site/ (a broken link or a page missing from the nav fails)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 fashion-mnist: ## Install Debian's Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
 	apt-get update && apt-get install -y dataset-fashion-mnist

@@ -1,4 +1,4 @@
-"""Every built-in method names the authors' code its defaults follow, and the README's provenance
+"""Every built-in method names the authors' code its defaults follow, and the provenance
 table is exactly the one generated from those YAML blocks."""
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ def test_provenance_names_a_commit_and_only_settings_the_method_has(row):
         assert key in settings, f"{row.method}: provenance lists {key!r}, which is no setting of the method"
 
 
-def test_the_readme_table_is_the_generated_one():
-    readme = (REPO / "README.md").read_text()
-    assert START in readme and END in readme, "README lost its provenance markers"
+def test_the_docs_table_is_the_generated_one():
+    readme = (REPO / "docs" / "methods.md").read_text()
+    assert START in readme and END in readme, "docs/methods.md lost its provenance markers"
     block = readme[readme.index(START) + len(START):readme.index(END)].strip()
-    assert block == markdown_table(), "README's provenance table drifted: paste `python -m unlearn_bench.methods.provenance`"
+    assert block == markdown_table(), "the provenance table in docs/methods.md drifted: paste `python -m unlearn_bench.methods.provenance`"
 
 
 def test_the_provenance_block_never_reaches_the_method_class():

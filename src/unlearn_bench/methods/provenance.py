@@ -1,7 +1,7 @@
 """Where each built-in method's defaults come from: the `provenance` block of its YAML
-(conf/method/<name>.yaml), and the README's method-provenance table generated from those blocks.
+(conf/method/<name>.yaml), and the method-provenance table of docs/methods.md generated from those blocks.
 
-`python -m unlearn_bench.methods.provenance` prints the table; a test checks that the README holds
+`python -m unlearn_bench.methods.provenance` prints the table; a test checks that docs/methods.md holds
 exactly this text between its provenance markers."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _settings(mapping: dict[str, str]) -> str:
 
 
 def markdown_table(rows: list[Provenance] | None = None) -> str:
-    """The README's provenance table: one row per method."""
+    """The provenance table of docs/methods.md: one row per method."""
     rows = load_all() if rows is None else rows
     lines = ["| method | paper | authors' code (commit) and files followed | our defaults that differ | not confirmed |",
              "|---|---|---|---|---|"]
