@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint docs bench fashion-mnist device-wheels device-check-dry clean
+.PHONY: help install run test test-fast lint docs bench fashion-mnist browser device-wheels device-check-dry clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ docs: install ## Build the documentation site strictly into site/ (a broken link
 
 fashion-mnist: ## Install Debian's Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
 	apt-get update && apt-get install -y dataset-fashion-mnist
+
+browser: ## Install Debian's chromium for the HTML report's browser test
+	apt-get update && apt-get install -y chromium
 
 device-wheels: ## Wheels for scripts/device_check.sh (offline GPU check) into scripts/device_wheels/
 	PY=$(PY) scripts/fetch_device_wheels.sh

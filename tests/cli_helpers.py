@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,3 +32,12 @@ def start(root: Path, *overrides: str, cwd: Path | None = None, module: str = "u
 def finish(proc: subprocess.Popen, timeout: float = 900) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 600) -> None:
+    """Poll `predicate` until it holds; fails when `proc` exits first (with its stderr) or on timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, finish(proc)[2][-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

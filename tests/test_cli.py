@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from conftest import FAST, REPO
+from conftest import CONF, FAST, REPO
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.evaluate import chance_level_warning
 from unlearn_bench.pipeline import run
@@ -121,3 +122,31 @@ def test_unknown_group_choice_lists_options(tmp_path, group, value):
     assert len(lines) == 1 and lines[0].startswith(f"error: {group}={value} is not a choice of {group}: use one of ")
     assert {"method": "ssd", "dataset": "digits", "model": "cnn"}[group] in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+# the groups users choose from, and those composed for them (hidden from --help)
+USER_GROUPS = ("dataset", "model", "task", "method", "trainer", "protocol", "logger", "lenses", "scale", "experiment",
+               "hparams_search", "debug")
+INTERNAL_GROUPS = ("dataset_model", "model_training", "setting", "training", "paths")
+
+
+def test_help_lists_every_user_group_with_its_choices_and_no_internal_group(tmp_path):
+    (tmp_path / "conf" / "method").mkdir(parents=True)
+    (tmp_path / "conf" / "method" / "my_ssd.yaml").write_text("defaults:\n  - ssd\n  - _self_\nalpha: 3.5\n")
+    env = {**os.environ, "UNLEARN_BENCH_ROOT": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "unlearn_bench", "--help", "method=scrub"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    listed = dict(re.findall(r"^  (\w+): (.+)$", result.stdout, re.MULTILINE))
+    assert set(listed) == set(USER_GROUPS)
+    for group in USER_GROUPS:
+        choices = sorted(p.stem for p in (CONF / group).glob("*.yaml")) + (["my_ssd"] if group == "method" else [])
+        assert re.sub(r" \(now: \w+\)$", "", listed[group]).split(", ") == sorted(choices), group
+    assert "ssd" in listed["method"] and listed["method"].endswith("(now: scrub)")
+    assert not any(re.search(rf"\b{group}\b", result.stdout) for group in INTERNAL_GROUPS)
+
+
+def test_the_hidden_groups_still_compose(make_cfg):
+    cfg = make_cfg("+setting=cifar100_class", "training.epochs=2", "paths.data_dir=/elsewhere")
+    assert (cfg.dataset.name, cfg.task.forget, cfg.training.epochs, cfg.paths.data_dir) == (
+        "cifar100", "rocket", 2, "/elsewhere")

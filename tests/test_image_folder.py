@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
 from PIL import Image
 
+from cli_helpers import finish, start
+from conftest import CONF
 from fixture_data import CIFAR10_CLASSES, write_image_tree, write_pins
 from unlearn_bench.data import folder as folder_module
 from unlearn_bench.data.cifar import load_cifar10
 from unlearn_bench.data.folder import load_image_folder
 from unlearn_bench.data.pins import load_pins
 from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.experiment_targets import grid_refusal
 from unlearn_bench.pipeline import run
+from unlearn_bench.sweep_size import job_overrides
 
 CLASSES = ["cat", "dog", "emu"]
 
@@ -195,3 +204,74 @@ def test_a_cache_that_cannot_be_written_decodes_into_memory_with_a_warning(tmp_p
     assert len(bundle.train) == 4 * len(CLASSES)
     assert "Cannot write the decoded-image cache at" in caplog.text and os.strerror(code) in caplog.text
     assert not any(p.name.endswith((".pt", ".tmp")) for p in cache.rglob("*"))
+
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+# the task each preset's jobs run; random forgetting (Table 6) takes no forget targets
+PRESET_TASK = {"table5": "subclass", "table6": "random"}
+NO_TARGETS = "has no forget targets for dataset image_folder: pass them with task.forget=NAME[,NAME...]"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return write_image_tree(tmp_path_factory.mktemp("pets") / "pets", CLASSES, per_class=10, test_per_class=3,
+                            size=16)
+
+
+def _grid_jobs(*overrides: str) -> list:
+    """Each job's config of a grid, composed as the sweep composes them (scale=smoke, one method)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", [*overrides, "scale=smoke", "method=ssd"],
+                                           run_mode=RunMode.MULTIRUN)
+        jobs = [loader.load_sweep_config(master, job) for job in job_overrides(master)]
+    GlobalHydra.instance().clear()
+    return jobs
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_preset_sweeps_the_forget_targets_given_on_an_image_folder(folder, experiment):
+    task = PRESET_TASK.get(experiment, "class")
+    targets = [] if task == "random" else ["task.forget=cat,dog"]
+    jobs = _grid_jobs(f"experiment={experiment}", "dataset=image_folder", f"dataset.root={folder}", *targets)
+    assert jobs and {(job.dataset.name, job.dataset.root, job.task.name) for job in jobs} == {
+        ("image_folder", str(folder), task)}
+    forgotten = {job.task.get("forget") for job in jobs}
+    assert forgotten == ({None} if task == "random" else {"cat", "dog"})
+
+
+def test_table1_on_an_image_folder_with_task_random_forgets_random_samples(folder):
+    jobs = _grid_jobs("experiment=table1", "dataset=image_folder", f"dataset.root={folder}", "task=random")
+    assert {(job.dataset.name, job.task.name) for job in jobs} == {("image_folder", "random")}
+    assert len(jobs) == 1 and jobs[0].method._target_.endswith("SSD")
+
+
+@pytest.mark.parametrize("experiment", sorted(set(EXPERIMENTS) - {"table6"}))
+def test_a_preset_without_targets_for_the_dataset_asks_for_task_forget(folder, experiment):
+    refused = grid_refusal([f"experiment={experiment}", "dataset=image_folder", f"dataset.root={folder}"])
+    assert refused is not None and refused.startswith(f"experiment={experiment} {NO_TARGETS}")
+    assert grid_refusal([f"experiment={experiment}", "dataset=image_folder", "task.forget=cat"]) is None
+    assert grid_refusal([f"experiment={experiment}", "dataset=digits", "--help"]) is None
+
+
+def test_the_missing_targets_are_one_sentence_and_exit_2_before_the_grid_starts(folder, tmp_path):
+    code, _, err = finish(start(tmp_path, "experiment=table2", "dataset=image_folder", f"dataset.root={folder}",
+                                f"hydra.sweep.dir={tmp_path / 'sweep'}"))
+    assert code == 2 and "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: experiment=table2 {NO_TARGETS}") and line.count(". ") == 0
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_preset_grid_runs_end_to_end_on_an_image_folder(folder, tmp_path):
+    sweep = tmp_path / "sweep"
+    code, out, err = finish(start(tmp_path, "experiment=table2", "dataset=image_folder", f"dataset.root={folder}",
+                                  "task.forget=cat,dog", "model=cnn", "method=ssd", "seed=0", "model.net.width=8",
+                                  "dataset.train_subset=null", "dataset.test_subset=null", f"hydra.sweep.dir={sweep}"))
+    assert code == 0, err[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
+    assert [(r["dataset"], r["task"], r["forget"], r["method"]) for r in records] == [
+        ("image_folder", "class", "cat", "ssd"), ("image_folder", "class", "dog", "ssd")]
+    assert all(r["split"] == {"forget_train": 9, "retain_train": 18, "forget_test": 3, "retain_test": 6}
+               for r in records)

@@ -99,6 +99,15 @@ def test_the_evaluate_script_composes_the_same_config(venv, tmp_path):
     assert "model_file: model.safetensors" in result.stdout
 
 
+@pytest.mark.parametrize("script, says", [("unlearn-bench-report", "usage: python -m unlearn_bench.report"),
+                                          ("unlearn-bench-bench", "ssd_rule_map")])
+def test_the_other_console_scripts_are_installed_and_answer_help(venv, tmp_path, script, says):
+    result = subprocess.run([str(venv / "bin" / script), "--help"], cwd=tmp_path, env=env_without_sources(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert says in result.stdout
+
+
 def test_tab_completion_offers_config_groups(venv, tmp_path):
     line = "unlearn-bench meth"
     result = subprocess.run([str(venv / "bin" / "unlearn-bench"), "-sc", "query=bash"], cwd=tmp_path,

@@ -7,12 +7,11 @@ import json
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, finish, start
+from cli_helpers import REPO, finish, start, wait_for
 
 STUDY = "ssd-digits-cnn-class-3"
 
@@ -22,20 +21,13 @@ def root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("reliability")
 
 
-def _wait_for(predicate, proc, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert proc.poll() is None, finish(proc)[2][-3000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_training_exits_non_zero_with_one_line_and_writes_nothing(tmp_path, sig):
     run_dir = tmp_path / "run"
     proc = start(tmp_path, "training.epochs=50", f"hydra.run.dir={run_dir}")
     log = run_dir / "__main__.log"
-    _wait_for(lambda: log.exists() and "original: epoch 2/50" in log.read_text(), proc)  # 48 epochs to go
+    wait_for(lambda: log.exists() and "original: epoch 2/50" in log.read_text(), proc)  # 48 epochs to go
     proc.send_signal(sig)
     code, _, err = finish(proc)
     assert code == 128 + sig
@@ -108,7 +100,7 @@ def test_killed_and_interrupted_trials_never_stay_running(root):
     db = root / "killed" / f"{STUDY}.db"
     for sig in (signal.SIGKILL, signal.SIGTERM):
         proc = start(root, *_search(root, "killed", 50))  # far more trials than run before the kill
-        _wait_for(lambda pid=proc.pid: _claimed_by(db, pid), proc)
+        wait_for(lambda pid=proc.pid: _claimed_by(db, pid), proc)
         os.killpg(proc.pid, sig)
         code, _, err = finish(proc)
         assert code == (-sig if sig == signal.SIGKILL else 128 + sig), (code, err[-3000:])
@@ -122,7 +114,7 @@ def test_a_signal_as_a_trial_ends_leaves_no_trial_running(root):
     # held until the next trial starts: either way that trial ends FAIL
     db, first = root / "boundary" / f"{STUDY}.db", root / "boundary" / "sweep" / "0" / "results.json"
     proc = start(root, *_search(root, "boundary", 50))
-    _wait_for(first.exists, proc)
+    wait_for(first.exists, proc)
     os.killpg(proc.pid, signal.SIGTERM)
     code, _, err = finish(proc)
     assert code == 143 and err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM"), err[-3000:]

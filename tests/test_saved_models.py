@@ -12,12 +12,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from cli_helpers import REPO, env
+from cli_helpers import REPO, env, finish, start
 from conftest import CONF, FAST
 from unlearn_bench.artifacts import UNLEARNED_MODEL, UNLEARNED_MODEL_INFO
 from unlearn_bench.cache.tensor_file import decode
 from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.evaluate import evaluate_saved
+from unlearn_bench.evaluate import evaluate_saved, with_run_dir
 from unlearn_bench.models.checkpoint import load_state_dict_file, load_weights
 from unlearn_bench.models.cnn import SmallCNN
 from unlearn_bench.pipeline import run
@@ -91,6 +91,60 @@ def test_evaluate_on_the_command_line(saved_run):
                               f"hydra.run.dir={root}/cli_missing"],
                              cwd=REPO, env=env(), capture_output=True, text=True, timeout=600)
     assert missing.returncode == 2 and "error: model_file is not set" in missing.stderr
+
+
+def _evaluate(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "unlearn_bench.evaluate", *args], cwd=cwd, env=env(),
+                          capture_output=True, text=True, timeout=600)
+
+
+def _run_folder(tmp_path, overrides: list[str]):
+    """A saved run folder as Hydra writes it: .hydra/overrides.yaml and the unlearned model."""
+    (tmp_path / ".hydra").mkdir(parents=True)
+    (tmp_path / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (tmp_path / UNLEARNED_MODEL).write_bytes(b"")
+    return tmp_path
+
+
+def test_run_dir_stands_for_the_runs_overrides_and_model_and_the_command_line_wins(tmp_path):
+    run = _run_folder(tmp_path, ["dataset=digits", "method=ssd", "seed=1", "+confirm=true"])
+    assert with_run_dir(["--cfg", "job", f"run_dir={run}", "seed=2", "~confirm"]) == [
+        "--cfg", "job", "dataset=digits", "method=ssd", "hydra.mode=RUN", f"model_file={run / UNLEARNED_MODEL}",
+        "seed=2", "~confirm"]
+    assert with_run_dir([f"run_dir={run}", "model_file=other.pt"])[-1] == "model_file=other.pt"
+    assert with_run_dir(["seed=3"]) == ["seed=3"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda run: (run / ".hydra" / "overrides.yaml").unlink(), "has no .hydra/overrides.yaml: pass the folder of one run"),
+    (lambda run: (run / UNLEARNED_MODEL).unlink(), f"holds no {UNLEARNED_MODEL} .*pass model_file=PATH instead"),
+], ids=["no overrides", "no model"])
+def test_a_run_dir_without_overrides_or_model_is_one_sentence(tmp_path, damage, message):
+    run = _run_folder(tmp_path / "run", ["method=ssd"])
+    damage(run)
+    with pytest.raises(UnlearnBenchError, match=message):
+        with_run_dir([f"run_dir={run}"])
+    result = _evaluate(f"run_dir={run}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: run_dir={run} ")
+
+
+def test_evaluate_with_run_dir_alone_reproduces_the_runs_accuracies(tmp_path):
+    """A run through the command line, then evaluate-only given nothing but its folder."""
+    code, _, err = finish(start(tmp_path, "method=ssd", *TINY))
+    assert code == 0, err
+    [run_results] = (tmp_path / "outputs").rglob("results.json")
+    result = _evaluate(f"run_dir={run_results.parent}", "eval_batch_size=64", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ran = json.loads(run_results.read_text())
+    [evaluated] = [json.loads(p.read_text()) for p in (tmp_path / "outputs").rglob("results.json") if p != run_results]
+    assert evaluated["mode"] == "evaluate" and evaluated["method"] == "ssd"
+    assert evaluated["model_file"] == str(run_results.parent / UNLEARNED_MODEL)
+    assert evaluated["config"]["eval_batch_size"] == 64  # a key given beside run_dir
+    for role in ("unlearned", "original", "gold"):
+        assert evaluated["paper_columns"][role] == ran["paper_columns"][role]
+        assert evaluated["metrics"][role] == ran["metrics"][role]
 
 
 def test_original_ckpt_starts_from_a_users_model(saved_run, make_cfg, one_thread):

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from unlearn_bench import interrupts
 from unlearn_bench.choices import unknown_choice
 from unlearn_bench.cpu import with_cpu_precision
+from unlearn_bench.experiment_targets import grid_refusal
 from unlearn_bench.job import is_multirun, log_to_file, single_run, sweep_job
 from unlearn_bench.pipeline import run
 from unlearn_bench.preflight import output_problem
@@ -30,12 +31,13 @@ def main(cfg: DictConfig) -> float:
 def cli(entry=main) -> None:
     """`entry` (a @hydra.main function) with SIGTERM / SIGINT ending the process with 128 + the signal's number."""
     interrupts.install()
-    refused = unknown_choice(sys.argv[1:]) or output_problem(sys.argv[1:])
+    # the user config folder ($UNLEARN_BENCH_ROOT/conf) is optional: Hydra warns on every run without it
+    warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=.* is not available")
+    argv = sys.argv[1:]
+    refused = unknown_choice(argv) or output_problem(argv) or grid_refusal(argv)
     if refused is not None:
         print(f"error: {refused}", file=sys.stderr)
         sys.exit(2)
-    # the user config folder ($UNLEARN_BENCH_ROOT/conf) is optional: Hydra warns on every run without it
-    warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=.* is not available")
     try:
         entry()
     except interrupts.Interrupted as stop:

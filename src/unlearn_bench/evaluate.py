@@ -1,11 +1,14 @@
 """Evaluate-only: score a saved model on an experiment's splits with the run's own evaluation.
 
+    python -m unlearn_bench.evaluate run_dir=RUN_FOLDER [key=value ...]
     python -m unlearn_bench.evaluate model_file=PATH [the overrides of the run that saved it]
 
+RUN_FOLDER: a run's folder (or one job's folder of a multirun): its own overrides (.hydra/overrides.yaml)
+and its unlearned_model.safetensors, so that nothing needs retyping; overrides given beside it win.
 PATH: a run's unlearned_model.safetensors, or any state dict of the configured model (.pt/.pth,
 .safetensors, a .ckpt of this suite). The original and gold models are scored beside it when the
 model store holds them (nothing is trained), and with a gold model the gap and distance to it.
-results.json (marked "mode": "evaluate") goes to the run folder. The config is the run's own
+results.json (marked "mode": "evaluate") goes to a new run folder. The config is the run's own
 (conf/config.yaml) plus `model_file`.
 """
 
@@ -17,6 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn_bench.artifacts import UNLEARNED_MODEL
 from unlearn_bench.cache.tensor_file import InvalidEntry, decode
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.interrupts import FinalWrite
@@ -45,6 +49,9 @@ from unlearn_bench.validation import validate_config
 
 log = logging.getLogger(__name__)
 KEY = "model_file"
+RUN_DIR = "run_dir"
+# what Hydra writes into every run folder (and each multirun job's): the run's command-line overrides
+RUN_OVERRIDES = Path(".hydra") / "overrides.yaml"
 
 
 def saved_card(path: str) -> dict:
@@ -81,7 +88,8 @@ def reference_models(exp: Experiment, store: ModelStore) -> dict:
 def evaluate_saved(cfg: DictConfig) -> dict:
     """Score cfg.model_file (and the stored original and gold models); write and return the record."""
     if not cfg.get(KEY):
-        raise UnlearnBenchError(f"{KEY} is not set: python -m unlearn_bench.evaluate {KEY}=PATH [the run's overrides].")
+        raise UnlearnBenchError(f"{KEY} is not set: python -m unlearn_bench.evaluate {RUN_DIR}=RUN_FOLDER, or "
+                                f"{KEY}=PATH [the run's overrides].")
     validate_config(cfg)
     task = build(cfg.task)
     check_protocol(cfg.protocol.name)
@@ -137,13 +145,67 @@ def with_model_file(argv: list[str]) -> list[str]:
     return [f"+{arg}" if arg.startswith(f"{KEY}=") else arg for arg in argv]
 
 
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _is_override(arg: str) -> bool:
+    """`key=value`, `+key=value` or `~key`, not a flag or a flag's value (`--cfg job`)."""
+    return not arg.startswith("-") and ("=" in arg or arg.startswith("~"))
+
+
+def run_overrides(run_dir: Path) -> list[str]:
+    """The command-line overrides of the run saved in `run_dir`."""
+    path = run_dir / RUN_OVERRIDES
+    if not path.is_file():
+        raise UnlearnBenchError(f"{RUN_DIR}={run_dir} has no {RUN_OVERRIDES}: pass the folder of one run "
+                                "(outputs/<date>/<time>_..., or one numbered job folder of a multirun).")
+    try:
+        overrides = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same sentence
+        raise UnlearnBenchError(f"{path} cannot be read as Hydra's list of overrides ({err}).") from None
+    if not isinstance(overrides, list):
+        raise UnlearnBenchError(f"{path} is not Hydra's list of overrides.")
+    return [str(o) for o in overrides]
+
+
+def saved_model(run_dir: Path) -> Path:
+    """The unlearned model the run in `run_dir` saved."""
+    path = run_dir / UNLEARNED_MODEL
+    if not path.is_file():
+        raise UnlearnBenchError(f"{RUN_DIR}={run_dir} holds no {UNLEARNED_MODEL} (the run did not finish, or "
+                                f"saved none with save.unlearned_model=false); pass {KEY}=PATH instead.")
+    return path
+
+
+def with_run_dir(argv: list[str]) -> list[str]:
+    """`run_dir=FOLDER` stands for that run's own overrides, `hydra.mode=RUN` (a grid's job is one run)
+    and its saved model as model_file; any key the other arguments set wins over the run's."""
+    places = [i for i, arg in enumerate(argv) if arg.startswith(f"{RUN_DIR}=")]
+    if not places:
+        return argv
+    run_dir = Path(argv[places[-1]].partition("=")[2])
+    others = [arg for i, arg in enumerate(argv) if i not in places]
+    keys = {_key(arg) for arg in others if _is_override(arg)}
+    added = [*run_overrides(run_dir), "hydra.mode=RUN"]
+    if KEY not in keys:
+        added.append(f"{KEY}={saved_model(run_dir)}")
+    added = [override for override in added if _key(override) not in keys]
+    at = places[0]  # in place of run_dir=, so the flags stay where they were among the overrides
+    return others[:at] + added + others[at:]
+
+
 def evaluate_cli() -> None:
     """The console script `unlearn-bench-evaluate` (= python -m unlearn_bench.evaluate)."""
     import sys
 
     from unlearn_bench.__main__ import cli
 
-    sys.argv = with_model_file(sys.argv)
+    try:
+        sys.argv = [sys.argv[0], *with_model_file(with_run_dir(sys.argv[1:]))]
+    except UnlearnBenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     cli(main)
 
 

@@ -15,7 +15,9 @@ from omegaconf import DictConfig, open_dict, read_write
 from unlearn_bench import interrupts
 from unlearn_bench.grid_guard import start_refusal
 from unlearn_bench.job import FAILURE_FILE
-from unlearn_bench.sweep_size import ENV, sweep_size, swept_choices
+from unlearn_bench.sweep_folder import SweepLock
+from unlearn_bench.sweep_preview import describe
+from unlearn_bench.sweep_size import ENV, is_search, sweep_size, swept_choices
 from unlearn_bench.trial_states import fail_orphaned_trials, start_search
 from unlearn_bench.tuning import best_trial, count_done_trials, write_tuned_config
 
@@ -125,4 +127,48 @@ class SweepSize(Callback):
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = str(total)
-            log.info("Sweep of %d jobs.", total)
+
+
+class SweepPlan(Callback):
+    """Before a sweep: one block with its jobs, its folder, the models they train (in the model store
+    or to train) and a rough time from the store's records (sweep_preview)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from hydra.core.global_hydra import GlobalHydra
+
+        try:
+            loader = GlobalHydra.instance().config_loader()
+            log.info(describe(config, lambda overrides: loader.load_sweep_config(config, overrides)))
+        except Exception as err:  # noqa: BLE001 - the preview never stops a grid; Hydra reports bad configs itself
+            log.warning("No preview of this sweep (%s: %s).", type(err).__name__, err)
+
+
+class SweepFolderLock(Callback):
+    """While a grid runs, its parent holds a lock on the sweep folder: a second invocation of the
+    same grid (the same folder, sweep_folder.py) exits 2 before any job runs. Not for a search, whose
+    parallel invocations share their study (and may share a folder) on purpose."""
+
+    def __init__(self):
+        self.lock: SweepLock | None = None
+
+    def __getstate__(self) -> dict:
+        return {"lock": None}  # submitit pickles the callbacks with its jobs: the lock stays with this process
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if is_search(config):
+            return
+        folder = str(config.hydra.sweep.dir)
+        lock = SweepLock(folder)
+        try:
+            taken = lock.take()
+        except OSError:  # a folder that cannot be written: Hydra's own error follows
+            return
+        if not taken:
+            print(f"error: another invocation is running this sweep in {folder} (it holds {lock.path}); wait for "
+                  "it to end, or give this one its own folder with hydra.sweep.dir=PATH.", file=sys.stderr)
+            sys.exit(2)
+        self.lock = lock
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.lock is not None:
+            self.lock.release()

@@ -27,8 +27,9 @@ from unlearn_bench.trial_states import claim_trial, fail_claimed_trial
 log = logging.getLogger(__name__)
 
 FAILURE_FILE = "failure.json"
-# config keys that do not change what a run measures (where it wrote, how it logged)
-_NOT_IDENTITY = ("paths", "logger")
+# config keys that do not change what a run measures (where it wrote, how it logged, the grid guard's
+# +confirm): a rerun differing only there skips the finished job, and reuses the grid's folder (sweep_folder)
+NOT_IDENTITY = ("paths", "logger", "confirm", "trainer.enable_progress_bar")
 
 
 def is_multirun() -> bool:
@@ -80,10 +81,20 @@ def refuse(err: UnlearnBenchError) -> NoReturn:
     sys.exit(2)
 
 
+def _without(config: dict, key: str) -> dict:
+    head, _, rest = key.partition(".")
+    if head not in config:
+        return config
+    if not rest:
+        return {k: v for k, v in config.items() if k != head}
+    inner = config[head]
+    return {**config, head: _without(inner, rest) if isinstance(inner, dict) else inner}
+
+
 def _identity(config: dict) -> str:
-    kept = {k: v for k, v in config.items() if k not in _NOT_IDENTITY}
-    kept["trainer"] = {k: v for k, v in (kept.get("trainer") or {}).items() if k != "enable_progress_bar"}
-    return json.dumps(kept, sort_keys=True, default=str)
+    for key in NOT_IDENTITY:
+        config = _without(config, key)
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def finished_record(cfg: DictConfig) -> dict | None:

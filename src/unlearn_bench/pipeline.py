@@ -14,7 +14,7 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from unlearn_bench.cpu import apply_threads, training_threads
+from unlearn_bench.cpu import apply_threads
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
@@ -36,6 +36,7 @@ from unlearn_bench.metrics.evaluate import (
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.metrics.reference_memo import fingerprint, role_memo
+from unlearn_bench.model_keys import config_identity, model_material
 from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
 from unlearn_bench.protocol import check_protocol, loader_orders
 from unlearn_bench.rescue import save_run
@@ -45,7 +46,6 @@ from unlearn_bench.training.callbacks import duration
 from unlearn_bench.training.checkpoints import get_or_train_resumable
 from unlearn_bench.training.module import fit_classifier
 from unlearn_bench.training.store import ModelStore
-from unlearn_bench.training.trainer import weight_settings
 from unlearn_bench.validation import validate_config, validate_data
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,6 @@ def _digest(array) -> str:
     return hashlib.sha256(torch.as_tensor(array).numpy().tobytes()).hexdigest()[:16]
 
 
-# the dataset settings that change what a model sees (paths and download flags do not)
-DATA_KEYS = ("name", "train_subset", "test_subset", "val_fraction", "mean", "std", "augmentations", "load_size")
-
-
 class Experiment:
     """The datasets, transforms and model factories of one configuration."""
 
@@ -127,26 +123,13 @@ class Experiment:
 
     def material(self) -> dict:
         """Everything that determines the original model; the gold model adds its forget split."""
-        cfg = self.cfg
-        material = {
-            "data": self.data.bundle.fingerprint(),
-            "dataset": {k: OmegaConf.to_container(cfg.dataset, resolve=True).get(k) for k in DATA_KEYS},
-            "model": OmegaConf.to_container(cfg.model.net, resolve=True),
-            "input_size": cfg.model.input_size,
-            "recipe": OmegaConf.to_container(cfg.training, resolve=True),
-            "precision": cfg.trainer.precision,
-            "seed": cfg.seed,
-        }
-        threads = training_threads(cfg.trainer)
-        if threads is not None:
-            material["cpu_threads"] = threads
-        tuned = weight_settings(cfg.trainer)  # e.g. gradient clipping: another model
-        return {**material, "trainer": tuned} if tuned else material
+        return model_material(self.cfg, self.data.bundle.fingerprint())
 
 
 def _trained(exp: Experiment, store: ModelStore, material: dict, recipe, name: str, train_idx=None, val_idx=None,
-             logger=None):
-    """The model of `material` from `store`, or trained (checkpointed, resumable; curves to `logger`) and stored."""
+             logger=None, identity: dict | None = None):
+    """The model of `material` from `store`, or trained (checkpointed, resumable; curves to `logger`) and stored;
+    the store notes that `identity` (model_keys.config_identity) names it."""
     cfg = exp.cfg
 
     def fit(net, checkpoint_dir):
@@ -156,27 +139,30 @@ def _trained(exp: Experiment, store: ModelStore, material: dict, recipe, name: s
 
     save = cfg.get("save") or {}
     return get_or_train_resumable(store, material, exp.initial_model, fit, cfg.paths.get("checkpoint_dir"),
-                                  keep=bool(save.get("training_checkpoints", False)))
+                                  keep=bool(save.get("training_checkpoints", False)), identity=identity)
 
 
 def gold_material(material: dict, split: ForgetSplit) -> dict:
     return {**material, "role": "gold", "task": split.task, "forget": _digest(split.forget_idx)}
 
 
-def train_gold(exp: Experiment, store: ModelStore, material: dict, split: ForgetSplit, recipe, *, logger=None):
+def train_gold(exp: Experiment, store: ModelStore, material: dict, split: ForgetSplit, recipe, *, logger=None,
+               identity: dict | None = None):
     """The gold model of `split` (retrained from scratch without its forget samples), and its record;
-    its training curves go to `logger` (a Lightning logger) under gold/."""
+    its training curves go to `logger` (a Lightning logger) under gold/. `identity`: as in _trained."""
     gold, info = _trained(exp, store, gold_material(material, split), recipe, "gold", split.retain_idx,
-                          split.val_retain_idx, logger=for_role(logger, "gold"))
+                          split.val_retain_idx, logger=for_role(logger, "gold"), identity=identity)
     log_model_source(logger, "gold", info)
     return gold, info
 
 
-def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True, *, logger=None):
+def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool = True, *, logger=None,
+                 gold_identity: dict | None = None):
     """The original and the gold model (and their store records), trained or read from `store`;
     gold=False skips the gold model (returns None for it). `model.original_ckpt` brings a trained
     original instead. Training curves go to `logger` (a Lightning logger) under original/ and gold/,
-    and whether each model was trained or read."""
+    and whether each model was trained or read. `gold_identity`: the gold model's
+    model_keys.config_identity, where exp.split is the one cfg.task draws."""
     cfg = exp.cfg
     recipe = build(cfg.training)
     checkpoint = original_checkpoint(cfg.model)
@@ -184,11 +170,13 @@ def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool 
         original, original_info = original_from_checkpoint(exp.build_model(), checkpoint)
     else:
         original, original_info = _trained(exp, store, {**material, "role": "original"}, recipe, "original",
-                                           logger=for_role(logger, "original"))
+                                           logger=for_role(logger, "original"),
+                                           identity=config_identity(cfg, "original"))
     log_model_source(logger, "original", original_info)
     if not gold:
         return recipe, (original, original_info), None
-    return recipe, (original, original_info), train_gold(exp, store, material, exp.split, recipe, logger=logger)
+    return recipe, (original, original_info), train_gold(exp, store, material, exp.split, recipe, logger=logger,
+                                                         identity=gold_identity)
 
 
 def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
@@ -303,7 +291,8 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     cache = Path(cfg.paths.cache_dir)
     material = exp.material()
     store = ModelStore(cache / "models")
-    recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material, logger=tracker.logger)
+    recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material, logger=tracker.logger,
+                                                                        gold_identity=config_identity(cfg, "gold"))
 
     eval_sets = split_sets(exp, split)
     full = build_context(exp, split, original, original_info, material, recipe, device)

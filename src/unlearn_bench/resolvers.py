@@ -7,6 +7,8 @@ import secrets
 
 from omegaconf import OmegaConf
 
+from unlearn_bench import cli_help, experiment_targets
+
 
 def run_id() -> str:
     """A suffix that tells apart runs started in the same second: the process id (unique among live
@@ -24,12 +26,25 @@ def register() -> None:
         OmegaConf.register_new_resolver("cpu_precision", _cpu_precision)
     if not OmegaConf.has_resolver("job_threads"):
         OmegaConf.register_new_resolver("job_threads", _job_threads)
+    # conf/hydra/default.yaml: a grid's folder named by its command line (cached like run_id, so its
+    # jobs, whose hydra.overrides.task are their own, find the folder their parent named)
+    if not OmegaConf.has_resolver("sweep_folder"):
+        OmegaConf.register_new_resolver("sweep_folder", _sweep_folder, use_cache=True)
+    # conf/experiment/: the grids' forget targets; conf/hydra/help/: the groups --help lists
+    experiment_targets.register()
+    cli_help.register()
 
 
 def _cpu_precision(setting) -> str:
     from unlearn_bench.cpu import cpu_precision
 
     return cpu_precision(setting)
+
+
+def _sweep_folder(experiment, overrides) -> str:
+    from unlearn_bench.sweep_folder import sweep_folder
+
+    return sweep_folder(experiment, [str(o) for o in overrides])
 
 
 def _job_threads() -> int:

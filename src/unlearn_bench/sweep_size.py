@@ -6,6 +6,7 @@ its jobs through the environment (in-process launchers and Slurm jobs, which inh
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from hydra.core.hydra_config import HydraConfig
@@ -46,12 +47,17 @@ def _resolved(config: DictConfig, value: str) -> str:
     return value
 
 
+def is_search(config: DictConfig) -> bool:
+    """Whether the sweep is a search (Optuna: n_trials), whose trials the study hands out and resumes,
+    not a grid of listed jobs."""
+    return config.hydra.sweeper.get("n_trials") is not None
+
+
 def sweep_size(config: DictConfig) -> int | None:
     """The number of jobs of the sweep `config` describes: Optuna's n_trials, or the product of the
     basic sweeper's choices (hydra.sweeper.params, overridden by the command line); None when unknown."""
-    sweeper = config.hydra.sweeper
-    if sweeper.get("n_trials") is not None:
-        return int(sweeper.n_trials)
+    if is_search(config):
+        return int(config.hydra.sweeper.n_trials)
     by_key = _sweep_overrides(config)
     total = 1
     for override in by_key.values():
@@ -64,6 +70,37 @@ def sweep_size(config: DictConfig) -> int | None:
         except Exception:  # noqa: BLE001 - a glob or another sweep that needs the config: size unknown
             return None
     return total
+
+
+def override_key(override: str) -> str:
+    """The key an override string sets, without its +, ++ or ~ (`+setting=x` → `setting`)."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def under(key: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether `key` is one of `prefixes` or lies below one (`method.alpha` under `method`)."""
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+
+def job_overrides(config: DictConfig, leave_out: tuple[str, ...] = ()) -> list[list[str]] | None:
+    """Each job's overrides, in the basic sweeper's order, once per distinct job when the keys under
+    `leave_out` are left out (a sweep over them only then: one job); None when a sweep left in is
+    not a list of values (an interval, a glob) or the sweep cannot be read here."""
+    try:
+        by_key = _sweep_overrides(config)
+        choices = []
+        for key, override in by_key.items():
+            if under(override_key(key), leave_out):
+                continue
+            if not override.is_sweep_override():
+                choices.append([f"{key}={override.get_value_element_as_str()}"])
+            elif override.is_discrete_sweep():
+                choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+            else:
+                return None
+    except Exception:  # noqa: BLE001 - a sweeper whose params this parser does not read, a glob
+        return None
+    return [list(job) for job in itertools.product(*choices)]
 
 
 def job_label() -> str:

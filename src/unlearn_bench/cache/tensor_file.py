@@ -57,6 +57,25 @@ def _metadata(data: bytes) -> dict:
     return json.loads(data[8:8 + length]).get("__metadata__") or {}
 
 
+# a header larger than this is a damaged file, not one of ours
+MAX_HEADER = 100 * 2**20
+
+
+def read_metadata(path: Path) -> dict:
+    """The metadata of the file at `path`, from its header alone: no tensor is read or verified
+    (InvalidEntry when the header is unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            if length > MAX_HEADER:
+                raise InvalidEntry(f"a header of {length} bytes")
+            header = json.loads(f.read(length)).get("__metadata__") or {}
+        meta = json.loads(header.get("meta", "{}"))
+    except (OSError, struct.error, ValueError, AttributeError) as err:
+        raise InvalidEntry(f"unreadable header ({err})") from None
+    return meta if isinstance(meta, dict) else {}
+
+
 def decode(data: bytes) -> tuple[Tensors, dict]:
     """The tensors and metadata in `data`; InvalidEntry when they are not ours or are damaged."""
     try:

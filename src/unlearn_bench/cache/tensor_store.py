@@ -27,6 +27,7 @@ from unlearn_bench.cache.tensor_file import (
     check_finite,
     check_layout,
     decode,
+    read_metadata,
     write_tensor_file,
 )
 
@@ -66,6 +67,15 @@ class TensorStore:
             log.warning("Cached %s %s is unusable (%s); recomputing it.", self.what, path, err)
             return None
         return tensors, meta
+
+    def entries(self) -> Iterator[tuple[str, dict]]:
+        """(key, metadata) of every stored entry, from the files' headers (entries not verified;
+        unreadable ones left out)."""
+        for path in sorted(self.root.glob(f"*{SUFFIX}")):
+            try:
+                yield path.name.removesuffix(SUFFIX), read_metadata(path)
+            except InvalidEntry:
+                continue
 
     def write(self, key: str, tensors: Tensors, meta: dict) -> None:
         """Store an entry; a failure to write only warns (the run goes on without caching it)."""

@@ -2,7 +2,8 @@
        python -m unlearn_bench.report best-params --storage sqlite:///multirun/optuna/<study>.db
 
 Collects every results.json under DIRS (default: outputs/ and multirun/; W&B offline run folders
-included) and writes the paper's tables (Markdown, LaTeX, CSV) and figures (PNG) to --out."""
+included) and writes the paper's tables (Markdown, LaTeX, CSV) and figures (PNG) to --out; with
+--html also report.html, one page holding all of them that opens from disk."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from pathlib import Path
 
 from unlearn_bench.report.collect import is_search_trial, load_records, observations
 from unlearn_bench.report.figures import gap_figure, ssd_importance_share, time_figure
+from unlearn_bench.report.html import FIGURES, write_html
 from unlearn_bench.report.render import to_csv, to_latex, to_markdown
-from unlearn_bench.report.sequence import degradation_figure, degradation_markdown, is_sequence
+from unlearn_bench.report.sequence import (
+    degradation_figure,
+    degradation_markdown,
+    degradation_tables,
+    is_sequence,
+)
 from unlearn_bench.report.tables import Table, build_tables, time_tables
 
 log = logging.getLogger("unlearn_bench.report")
@@ -23,8 +30,9 @@ DEFAULT_DIRS = ("outputs", "multirun")
 
 
 def write_report(records: list[dict], out: Path, standin: bool = False,
-                 timing_records: list[dict] | None = None) -> dict[str, Path]:
-    """Tables and figures of `records` under `out`; returns what was written, by name.
+                 timing_records: list[dict] | None = None, html: bool = False) -> dict[str, Path]:
+    """Tables and figures of `records` under `out` (and with `html` the page holding them all);
+    returns what was written, by name.
     `timing_records` (e.g. search trials) only supply []_D compute times for SSD's time."""
     out.mkdir(parents=True, exist_ok=True)
     sequences = [r for r in records if is_sequence(r)]
@@ -43,15 +51,30 @@ def write_report(records: list[dict], out: Path, standin: bool = False,
             written[name] = path
     if degradation_figure(sequences, out / "degradation.png") is not None:
         written["degradation"] = out / "degradation.png"
+    if html:
+        figures = {name: written[name] for name in FIGURES if name in written}
+        written["html"] = write_html(out / "report.html", _heading(len(records)), _summary(obs), tables,
+                                     degradation_tables(sequences), figures)
     return written
 
 
-def _markdown(tables: list[Table], obs, n_records: int) -> str:
-    parts = [f"# Regenerated tables ({n_records} runs)", ""]
+def _heading(n_records: int) -> str:
+    return f"Regenerated tables ({n_records} runs)"
+
+
+def _summary(obs) -> list[str]:
+    """The lines above the tables."""
     share = ssd_importance_share(obs)
-    if share is not None:
-        parts += [f"SSD spends {100 * share:.0f}% of its time on the training-set importances []_D "
-                  "(computed once per original model and stored).", ""]
+    if share is None:
+        return []
+    return [f"SSD spends {100 * share:.0f}% of its time on the training-set importances []_D "
+            "(computed once per original model and stored)."]
+
+
+def _markdown(tables: list[Table], obs, n_records: int) -> str:
+    parts = [f"# {_heading(n_records)}", ""]
+    for line in _summary(obs):
+        parts += [line, ""]
     return "\n".join(parts + [to_markdown(t) for t in tables])
 
 
@@ -66,6 +89,9 @@ def _tables_main(argv: list[str]) -> int:
                              "CIFAR setting of the same task (default: an empty paper column)")
     parser.add_argument("--include-searches", action="store_true",
                         help="keep hyperparameter-search trials (left out by default)")
+    parser.add_argument("--html", action="store_true",
+                        help="also write report.html: every table (sortable), note and figure on one page "
+                             "that opens from disk")
     args = parser.parse_args(argv)
     dirs = args.dirs or [d for d in DEFAULT_DIRS if Path(d).exists()]
     every = load_records(dirs, include_searches=True)
@@ -79,7 +105,7 @@ def _tables_main(argv: list[str]) -> int:
         print(f"error: no results.json found under {', '.join(map(str, dirs)) or 'outputs/ or multirun/'}",
               file=sys.stderr)
         return 2
-    written = write_report(records, Path(args.out), args.paper_standin, timing_records=timing)
+    written = write_report(records, Path(args.out), args.paper_standin, timing_records=timing, html=args.html)
     print(f"{len(records)} runs -> " + ", ".join(str(p) for p in written.values()))
     return 0
 

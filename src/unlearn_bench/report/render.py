@@ -131,14 +131,19 @@ def to_csv(tables: list[Table]) -> str:
     for table in tables:
         for row in table.rows:
             for method, cell in row.cells.items():
-                writer.writerow({
-                    "table": table.id, "model": row.model, "paper_model": row.paper_model,
-                    "dataset": row.dataset, "task": row.task, "forget": row.forget, "metric": row.metric,
-                    "method": method, "mean": f"{cell.mean:.4f}", "std": f"{cell.std:.4f}",
-                    "low": f"{cell.low:.4f}", "high": f"{cell.high:.4f}", "n": cell.n, "cached": int(cell.cached),
-                    "paper_mean": "" if cell.paper is None else cell.paper.mean,
-                    "paper_std": "" if cell.paper is None else cell.paper.std,
-                    "closest": int(cell.bold), "verdict": row.verdict.text(),
-                    "paper_closest": int(method in row.paper_closest),
-                })
+                writer.writerow(csv_row(table, row, method, cell))
     return out.getvalue()
+
+
+def csv_row(table: Table, row: Row, method: str, cell: Cell) -> dict[str, str]:
+    """One cell's line of tables.csv, each value as the CSV spells it."""
+    return {
+        "table": table.id, "model": row.model, "paper_model": row.paper_model,
+        "dataset": row.dataset, "task": row.task, "forget": row.forget, "metric": row.metric,
+        "method": method, "mean": f"{cell.mean:.4f}", "std": f"{cell.std:.4f}",
+        "low": f"{cell.low:.4f}", "high": f"{cell.high:.4f}", "n": str(cell.n), "cached": str(int(cell.cached)),
+        "paper_mean": "" if cell.paper is None else str(cell.paper.mean),
+        "paper_std": "" if cell.paper is None else str(cell.paper.std),
+        "closest": str(int(cell.bold)), "verdict": row.verdict.text(),
+        "paper_closest": str(int(method in row.paper_closest)),
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -100,32 +101,60 @@ def degradation_figure(records: list[dict], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def degradation_markdown(records: list[dict]) -> str:
+@dataclass
+class SequenceTable:
+    """One setting's distance to gold after each request: a title, the header and the cells as shown."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+SEQUENCE_NOTE = ("Cells: distance to the gold model after the request (mean |gap| of Dr, Df and MIA, "
+                 "points), mean [95 % bootstrap interval over seeds; none for one seed]; the gold model is retrained without "
+                 "every request so far. Closest: separated from the runner-up, else tie; retrain left out "
+                 "(it is the gold model).")
+
+
+def degradation_tables(records: list[dict]) -> list[SequenceTable]:
     """Per setting: distance to gold (mean |gap| of Dr, Df, MIA) after each request, per method,
     mean [95 % bootstrap interval] over seeds; the closest method only where intervals separate it."""
     by_setting: dict = defaultdict(lambda: defaultdict(list))
     for r in records:
         if is_sequence(r):
             by_setting[_setting(r)][_name(r)].append([s["distance_to_gold"] for s in r["sequence"]])
-    parts = []
+    tables = []
     for (dataset, task, model, scale, k), methods in sorted(by_setting.items()):
         ordered = sorted(methods, key=_rank)
         n = sorted({len(v) for v in methods.values()})
-        parts += [f"### Sequential forgetting: {dataset} {task}, {model}, {k} requests [scale={scale}] "
-                  f"(n = {'–'.join(map(str, n))} seeds)", "",
-                  "| request | " + " | ".join(ordered) + " | closest to gold |",
-                  "|---|" + "---|" * (len(ordered) + 1)]
-        for step, columns in enumerate(zip(*(_per_request(methods[m]) for m in ordered), strict=False), start=1):
-            cells = []
-            for values in columns:
-                lo, hi = bootstrap_interval(values)
-                interval = f" [{lo:.2f}, {hi:.2f}]" if len(values) > 1 else ""
-                cells.append(f"{statistics.fmean(values):.2f}{interval}" if values else "—")
-            verdict = closest_to(None, {m: v for m, v in zip(ordered, columns, strict=True) if m != "retrain"},
-                                 lower_is_better=True)
-            parts.append(f"| {step} | " + " | ".join(cells) + f" | {verdict.text()} |")
-        parts += ["", "Cells: distance to the gold model after the request (mean |gap| of Dr, Df and MIA, "
-                  "points), mean [95 % bootstrap interval over seeds; none for one seed]; the gold model is retrained without "
-                  "every request so far. Closest: separated from the runner-up, else tie; retrain left out "
-                  "(it is the gold model).", ""]
+        title = (f"Sequential forgetting: {dataset} {task}, {model}, {k} requests [scale={scale}] "
+                 f"(n = {'–'.join(map(str, n))} seeds)")
+        rows = [[str(step), *map(_distance_text, columns), _closest_to_gold(ordered, columns)]
+                for step, columns in enumerate(zip(*(_per_request(methods[m]) for m in ordered), strict=False),
+                                               start=1)]
+        tables.append(SequenceTable(title, ["request", *ordered, "closest to gold"], rows))
+    return tables
+
+
+def _distance_text(values: list[float]) -> str:
+    if not values:
+        return "—"
+    lo, hi = bootstrap_interval(values)
+    interval = f" [{lo:.2f}, {hi:.2f}]" if len(values) > 1 else ""
+    return f"{statistics.fmean(values):.2f}{interval}"
+
+
+def _closest_to_gold(ordered: list[str], columns) -> str:
+    return closest_to(None, {m: v for m, v in zip(ordered, columns, strict=True) if m != "retrain"},
+                      lower_is_better=True).text()
+
+
+def degradation_markdown(records: list[dict]) -> str:
+    """degradation_tables as Markdown, each with its note."""
+    parts = []
+    for table in degradation_tables(records):
+        parts += [f"### {table.title}", "", "| " + " | ".join(table.header) + " |",
+                  "|---|" + "---|" * (len(table.header) - 1)]
+        parts += ["| " + " | ".join(row) + " |" for row in table.rows]
+        parts += ["", SEQUENCE_NOTE, ""]
     return "\n".join(parts)

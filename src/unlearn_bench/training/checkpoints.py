@@ -131,20 +131,20 @@ def load_best(net: nn.Module, callback: ModelCheckpoint) -> tuple[float, int] | 
 
 def get_or_train_resumable(store, material: dict, build: Callable[[], nn.Module],
                            fit: Callable[[nn.Module, Path], dict], root: str | Path | None,
-                           keep: bool = False) -> tuple[nn.Module, dict]:
-    """`store.get_or_train` whose training checkpoints into `root/<store key>/` (root None: none);
-    the folder is removed once the store has the weights unless `keep`."""
+                           keep: bool = False, identity: dict | None = None) -> tuple[nn.Module, dict]:
+    """`store.get_or_train` (`identity` passed on) whose training checkpoints into `root/<store key>/`
+    (root None: none); the folder is removed once the store has the weights unless `keep`."""
     if root is None:
-        return store.get_or_train(material, build, lambda net: fit(net, None))
+        return store.get_or_train(material, build, lambda net: fit(net, None), identity)
     directory = Path(root) / content_key(material)
     if not store.path(content_key(material)).exists():  # to be trained: its checkpoints need a folder
         problem = writable_folder(directory)
         if problem is not None:
             log.warning("Cannot write training checkpoints to %s (%s): training without them (an interruption "
                         "cannot resume).", problem.filename or directory, problem.strerror or problem)
-            return store.get_or_train(material, build, lambda net: fit(net, None))
+            return store.get_or_train(material, build, lambda net: fit(net, None), identity)
     try:
-        net, info = store.get_or_train(material, build, lambda net: fit(net, directory))
+        net, info = store.get_or_train(material, build, lambda net: fit(net, directory), identity)
     except UnlearnBenchError:  # e.g. a diverged training: its checkpoints would only resume the divergence
         shutil.rmtree(directory, ignore_errors=True)
         raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from torch import nn
@@ -14,11 +16,16 @@ from unlearn_bench.errors import UnlearnBenchError
 
 __all__ = ["ModelStore", "atomic_write_bytes", "content_key"]
 
+log = logging.getLogger(__name__)
+# beside the entries: which entry each config identity (model_keys.config_identity) named when last run
+BY_CONFIG = "by_config"
+
 
 class ModelStore:
     """Trained weights (state_dict) under `root/<key>.safetensors`, keyed by a hash of all that
     determines them, with the training facts as JSON metadata. An entry whose tensors do not match
-    the freshly built network's names, shapes and dtypes is retrained."""
+    the freshly built network's names, shapes and dtypes is retrained. `root/by_config/` notes which
+    entry a configuration's model is, so a grid can look its models up before loading any data."""
 
     def __init__(self, root: str | Path):
         self.store = TensorStore(root, "model")
@@ -45,8 +52,10 @@ class ModelStore:
         material: dict,
         build: Callable[[], nn.Module],
         train: Callable[[nn.Module], dict],
+        identity: dict | None = None,
     ) -> tuple[nn.Module, dict]:
-        """The cached model for `material`, or a freshly trained one (then cached)."""
+        """The cached model for `material`, or a freshly trained one (then cached); `identity` (the
+        config's description of the same model, model_keys.config_identity) is noted as naming it."""
         key = content_key(material)
         net = build()
 
@@ -63,4 +72,31 @@ class ModelStore:
         state, stored, hit = self.store.get_or_create(key, fit, expected=layout_of(net.state_dict()))
         if hit:
             net.load_state_dict(state)
+        if identity is not None:
+            self._note_identity(identity, key)
         return net.eval(), {**stored.get("meta", {}), "key": key, "cache_hit": hit}
+
+    def key_for_config(self, identity: dict) -> str | None:
+        """The key of the stored entry that `identity` named when last run, None when there is none."""
+        try:
+            key = json.loads(self._identity_path(identity).read_text()).get("key")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return key if isinstance(key, str) and self.path(key).exists() else None
+
+    def records(self) -> Iterator[dict]:
+        """Every entry's stored record ({"key", "material", "meta": the training facts, e.g. train_s}),
+        read from the files' headers only."""
+        for key, stored in self.store.entries():
+            yield {"key": key, "material": stored.get("material") or {}, "meta": stored.get("meta") or {}}
+
+    def _identity_path(self, identity: dict) -> Path:
+        return self.root / BY_CONFIG / f"{content_key(identity)}.json"
+
+    def _note_identity(self, identity: dict, key: str) -> None:
+        if not self.store.writable:
+            return
+        try:
+            atomic_write_bytes(self._identity_path(identity), json.dumps({"key": key}).encode())
+        except OSError as err:  # only a grid's preview of what is stored goes without it
+            log.debug("Could not note the config of model %s (%s).", key, err)
