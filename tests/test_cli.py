@@ -126,7 +126,7 @@ def test_unknown_group_choice_lists_options(tmp_path, group, value):
 
 # the groups users choose from, and those composed for them (hidden from --help)
 USER_GROUPS = ("dataset", "model", "task", "method", "trainer", "protocol", "logger", "lenses", "scale", "experiment",
-               "hparams_search", "debug")
+               "hparams_search", "debug", "superclasses")
 INTERNAL_GROUPS = ("dataset_model", "model_training", "setting", "training", "paths")
 
 

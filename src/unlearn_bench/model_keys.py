@@ -34,6 +34,8 @@ def model_material(cfg: DictConfig, data: str | dict) -> dict:
         "precision": cfg.trainer.precision,
         "seed": cfg.seed,
     }
+    if dataset.get("superclasses") is not None:  # left out when unset, so the keys of earlier models stay
+        material["dataset"]["superclasses"] = dataset["superclasses"]
     threads = training_threads(cfg.trainer)
     if threads is not None:
         material["cpu_threads"] = threads
@@ -44,12 +46,16 @@ def model_material(cfg: DictConfig, data: str | dict) -> dict:
 def config_identity(cfg: DictConfig, role: str) -> dict | None:
     """The original's or the gold model's material as `cfg` alone determines it: the same files read
     by the same loader hold the same data, and the same task draws the same forget split from them.
-    None where the config cannot say: the class count comes from the data (dataset=image_folder), the
+    None where the config cannot say: the class count comes from the data (dataset=image_folder, or
+    dataset.superclasses with num_classes left at the dataset's own), the
     original comes from model.original_ckpt, or the gold models of sequential requests."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     if cfg.dataset.get("num_classes") is None:
         return None
+    superclasses = cfg.dataset.get("superclasses")
+    if superclasses is not None and cfg.dataset.num_classes != len(superclasses):
+        return None  # the run sets num_classes to the superclass count once the data is loaded
     if role == "original" and cfg.model.get("original_ckpt"):
         return None
     if role == "gold" and int(cfg.task.get("requests", 1)) > 1:

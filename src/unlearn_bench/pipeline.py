@@ -18,6 +18,7 @@ from unlearn_bench.cpu import apply_threads
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
+from unlearn_bench.data.superclasses import with_superclasses
 from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.importance import ImportanceStore
@@ -80,6 +81,13 @@ def build_method(cfg: DictConfig, task_name: str) -> UnlearningMethod:
 
 def load_data(cfg: DictConfig) -> PreparedData:
     bundle = build(cfg.dataset.loader)
+    superclasses = cfg.dataset.get("superclasses")
+    if superclasses is not None:
+        fine_count = bundle.num_classes
+        bundle = with_superclasses(bundle, OmegaConf.to_container(superclasses, resolve=True))
+        if cfg.dataset.num_classes == fine_count:  # the dataset's own count: the model learns the superclasses
+            with open_dict(cfg):
+                cfg.dataset.num_classes = None
     if cfg.dataset.num_classes is None:  # dataset=image_folder: as many classes as class folders
         with open_dict(cfg):
             cfg.dataset.num_classes = bundle.num_classes

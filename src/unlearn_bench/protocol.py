@@ -52,7 +52,8 @@ def official_train_order(split: ForgetSplit, targets: np.ndarray, fine_targets: 
         return np.concatenate([_by_label(retain, np.asarray(targets)), forget])
     if split.task == "subclass":
         if fine_targets is None:
-            raise UnlearnBenchError("protocol=official sub-class forgetting needs fine labels (dataset=cifar20).")
+            raise UnlearnBenchError("protocol=official sub-class forgetting needs fine labels (dataset=cifar20, or "
+                                    "dataset.superclasses=...).")
         return np.concatenate([_by_label(retain, np.asarray(fine_targets)), forget])
     perm = random_split_permutation(len(forget) + len(retain), seed)
     return np.concatenate([_in_order(perm, retain), _in_order(perm, forget)])

@@ -80,7 +80,8 @@ class ClassTask:
 
 @dataclass
 class SubclassTask:
-    """Forget one fine class while the other fine classes of its superclass stay (CIFAR-20)."""
+    """Forget one fine class while the other fine classes of its superclass stay (CIFAR-20, or any
+    dataset with dataset.superclasses)."""
 
     forget: str | int | None
     name: str = "subclass"
@@ -90,12 +91,17 @@ class SubclassTask:
         bundle = data.bundle
         if not bundle.has_superclasses:
             raise UnlearnBenchError(
-                f"Sub-class forgetting needs a dataset with superclasses (cifar20); "
-                f"{bundle.name} has none."
+                f"Sub-class forgetting needs a dataset with superclasses (cifar20, or dataset.superclasses="
+                f"{{superclass: [class, ...], ...}}); {bundle.name} has none."
             )
         if self.forget is None:
             raise UnlearnBenchError("Sub-class forgetting needs task.forget=<fine class name>.")
         fine = _resolve_name(self.forget, bundle.fine_classes, "sub-class")
+        parent = bundle.fine_to_coarse[fine]
+        if bundle.fine_to_coarse.count(parent) < 2:
+            raise UnlearnBenchError(
+                f"{bundle.fine_classes[fine]!r} is the only class of superclass {bundle.classes[parent]!r}: "
+                "forgetting it is class forgetting (task=class), not sub-class forgetting.")
         masks = [s.fine_targets.numpy() == fine for s in (data.train, data.val, data.test)]
         return _split_by_mask(self.name, bundle.fine_classes[fine], data, *masks)
 
