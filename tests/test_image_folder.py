@@ -14,9 +14,16 @@ from PIL import Image
 
 from cli_helpers import finish, start
 from conftest import CONF
-from fixture_data import CIFAR10_CLASSES, write_image_tree, write_pins
+from fixture_data import (
+    CIFAR10_CLASSES,
+    CIFAR100_COARSE,
+    CIFAR100_FINE,
+    CIFAR100_FINE_TO_COARSE,
+    write_image_tree,
+    write_pins,
+)
 from unlearn_bench.data import folder as folder_module
-from unlearn_bench.data.cifar import load_cifar10
+from unlearn_bench.data.cifar import load_cifar10, load_cifar20, load_cifar100
 from unlearn_bench.data.folder import load_image_folder
 from unlearn_bench.data.pins import load_pins
 from unlearn_bench.errors import UnlearnBenchError
@@ -137,6 +144,34 @@ def test_cifar10_tree_with_other_classes_is_refused(tmp_path):
     write_image_tree(tmp_path, CLASSES, size=32)
     with pytest.raises(UnlearnBenchError, match="not CIFAR-10's .* dataset=image_folder"):
         load_cifar10(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def cifar100_tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar100_tree")
+    write_image_tree(root / "cifar100", CIFAR100_FINE, per_class=2, test_per_class=1, size=8)
+    return root
+
+
+def test_cifar100_accepts_a_tree_of_its_fine_class_folders(cifar100_tree):
+    bundle = load_cifar100(cifar100_tree)
+    assert bundle.name == "cifar100" and bundle.classes == CIFAR100_FINE and not bundle.has_superclasses
+    assert bundle.train.images.shape == (200, 3, 32, 32) and bundle.test.targets.tolist() == list(range(100))
+
+
+def test_cifar20_from_the_tree_takes_its_coarse_labels_from_the_standard_hierarchy(cifar100_tree):
+    bundle = load_cifar20(cifar100_tree)
+    assert bundle.name == "cifar20" and bundle.classes == CIFAR100_COARSE and bundle.fine_classes == CIFAR100_FINE
+    assert bundle.fine_to_coarse == CIFAR100_FINE_TO_COARSE  # the mapping the pickle fixtures carry
+    rocket = CIFAR100_FINE.index("rocket")
+    assert bundle.test.targets[bundle.test.fine_targets == rocket].tolist() == [CIFAR100_COARSE.index("vehicles_2")]
+    assert bundle.aliases["vehicle2"] == "vehicles_2"
+
+
+def test_a_cifar100_tree_with_other_classes_is_refused_naming_them(tmp_path):
+    write_image_tree(tmp_path, [*CIFAR100_FINE[:99], "unicorn"], per_class=1, test_per_class=1, size=8)
+    with pytest.raises(UnlearnBenchError, match=r"100 class folders \(not CIFAR-100's: unicorn; missing: worm\)"):
+        load_cifar20(tmp_path)
 
 
 @pytest.mark.parametrize("load_size", [None, 32])

@@ -1,4 +1,5 @@
-"""CIFAR-10, CIFAR-100 and CIFAR-20 read from torchvision's on-disk pickles (CIFAR-10 also from image folders).
+"""CIFAR-10, CIFAR-100 and CIFAR-20 read from torchvision's on-disk pickles, or from image folders (a tree of
+class folders; CIFAR-20's coarse labels then come from the standard CIFAR-100 hierarchy).
 
 torchvision's classes refuse files whose MD5 differs from the published archive (tiny test files,
 re-encoded copies); here a mismatch is a warning and a missing or malformed file is named. torchvision
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import check_integrity
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
+from unlearn_bench.data.cifar100_classes import FINE_CLASSES as CIFAR100_CLASSES
+from unlearn_bench.data.cifar100_classes import SUPERCLASSES as CIFAR100_SUPERCLASSES
 from unlearn_bench.data.folder import has_split_folders, load_image_folder
+from unlearn_bench.data.superclasses import with_superclasses
 from unlearn_bench.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
@@ -41,9 +46,9 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 def load_cifar10(root: str | Path, download: bool = False, cache_dir: str | Path | None = None) -> DatasetBundle:
     """The 50,000 / 10,000 CIFAR-10 images (uint8 N×3×32×32) with their 10 classes: from torchvision's
     cifar-10-batches-py/, or from an image-folder tree `{train,test}/<class>/*.jpg` (root or root/cifar10)."""
-    tree = _cifar10_tree(Path(root))
+    tree = _tree(CIFAR10, Path(root), "cifar10")
     if tree is not None:
-        return _load_cifar10_tree(tree, cache_dir)
+        return _load_tree(tree, "cifar10", CIFAR10_CLASSES, cache_dir)
     folder = _locate(CIFAR10, Path(root), download)
     classes = _names(folder / CIFAR10.meta["filename"], "label_names")
 
@@ -57,32 +62,49 @@ def load_cifar10(root: str | Path, download: bool = False, cache_dir: str | Path
                          source=str(folder))
 
 
-def _cifar10_tree(root: Path) -> Path | None:
-    """The image-folder form, when root holds no torchvision pickles but a train/test tree."""
-    if (root / CIFAR10.base_folder).is_dir() or root.name == CIFAR10.base_folder:
+def _tree(tv_class: type, root: Path, name: str) -> Path | None:
+    """The image-folder form, when root holds no torchvision pickles but a train/test tree (in root
+    or root/<name>)."""
+    if (root / tv_class.base_folder).is_dir() or root.name == tv_class.base_folder:
         return None
-    return next((c for c in (root, root / "cifar10") if has_split_folders(c)), None)
+    return next((c for c in (root, root / name) if has_split_folders(c)), None)
 
 
-def _load_cifar10_tree(tree: Path, cache_dir: str | Path | None) -> DatasetBundle:
-    bundle = load_image_folder(tree, name="cifar10", load_size=32, cache_dir=cache_dir)
-    if bundle.classes != CIFAR10_CLASSES:
+def _load_tree(tree: Path, name: str, classes: list[str], cache_dir: str | Path | None) -> DatasetBundle:
+    bundle = load_image_folder(tree, name=name, load_size=32, cache_dir=cache_dir)
+    if bundle.classes != classes:
+        title = {"cifar10": "CIFAR-10"}.get(name, "CIFAR-100")
+        unknown = sorted(set(bundle.classes) - set(classes))
+        missing = sorted(set(classes) - set(bundle.classes))
+        found = (f"class folders {bundle.classes}" if len(classes) <= 10 else
+                 f"{len(bundle.classes)} class folders (not {title}'s: {', '.join(unknown[:5]) or 'none'}; missing: "
+                 f"{', '.join(missing[:5]) or 'none'})")
+        shown = classes if len(classes) <= 10 else f"{len(classes)} fine classes"
         raise UnlearnBenchError(
-            f"{tree} holds class folders {bundle.classes}, not CIFAR-10's {CIFAR10_CLASSES}: "
-            f"set dataset.root=PATH to a CIFAR-10 tree, or use dataset=image_folder for other data."
+            f"{tree} holds {found}, not {title}'s {shown}: "
+            f"set dataset.root=PATH to a {title} tree, or use dataset=image_folder for other data."
         )
     return bundle
 
 
-def load_cifar100(root: str | Path, download: bool = False) -> DatasetBundle:
-    """The 50,000 / 10,000 CIFAR-100 images with the 100 fine labels."""
+def load_cifar100(root: str | Path, download: bool = False, cache_dir: str | Path | None = None) -> DatasetBundle:
+    """The 50,000 / 10,000 CIFAR-100 images with the 100 fine labels: from torchvision's
+    cifar-100-python/, or from a tree `{train,test}/<fine class>/*.jpg` (root or root/cifar100)."""
+    tree = _tree(CIFAR100, Path(root), "cifar100")
+    if tree is not None:
+        return _load_tree(tree, "cifar100", CIFAR100_CLASSES, cache_dir)
     data = _read_cifar100(Path(root), download)
     train, test = (ImageSplit(images, torch.from_numpy(fine)) for images, fine, _ in data["splits"])
     return DatasetBundle("cifar100", train, test, data["fine_names"], source=data["folder"])
 
 
-def load_cifar20(root: str | Path, download: bool = False) -> DatasetBundle:
-    """CIFAR-100 images with the 20 coarse labels as targets; the fine labels kept for sub-class tasks."""
+def load_cifar20(root: str | Path, download: bool = False, cache_dir: str | Path | None = None) -> DatasetBundle:
+    """CIFAR-100 images with the 20 coarse labels as targets; the fine labels kept for sub-class tasks.
+    From a tree of fine-class folders (as load_cifar100) the coarse labels are the standard hierarchy's."""
+    tree = _tree(CIFAR100, Path(root), "cifar100")
+    if tree is not None:
+        fine = _load_tree(tree, "cifar100", CIFAR100_CLASSES, cache_dir)
+        return replace(with_superclasses(fine, CIFAR100_SUPERCLASSES), name="cifar20", aliases=dict(CIFAR20_ALIASES))
     data = _read_cifar100(Path(root), download)
     train, test = (
         ImageSplit(images, torch.from_numpy(coarse), torch.from_numpy(fine))
