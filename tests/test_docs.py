@@ -100,6 +100,22 @@ def test_the_documented_method_runs_from_a_folder_of_ones_own(tmp_path, source):
         assert record["method_report"]["steps"] >= 1
 
 
+def test_the_documented_template_method_runs_from_a_folder_of_ones_own(tmp_path):
+    (tmp_path / "template_methods.py").write_text(skeleton("template_methods.py"))
+    (tmp_path / "conf" / "method").mkdir(parents=True)
+    (tmp_path / "conf" / "method" / "forget_ascent_t.yaml").write_text(skeleton("conf/method/forget_ascent_t.yaml"))
+    env = {**os.environ, "WANDB_MODE": "disabled", "UNLEARN_BENCH_ROOT": str(tmp_path)}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([sys.executable, "-m", "unlearn_bench", "method=forget_ascent_t",
+                             "method.optimizer.lr=0.05", f"hydra.run.dir={tmp_path}/out", *FAST],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert record["method"] == "forget_ascent_t" and record["data_read"] == ["forget"]
+    report = record["method_report"]
+    assert report["optimizer"] == {"name": "SGD", "lr": 0.05} and len(report["epoch_losses"]["ascent"]) == 1
+
+
 def test_the_site_builds_strictly(tmp_path):
     mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
     assert mkdocs, "mkdocs is missing: install the docs extra (pip install -e '.[dev,docs]')"

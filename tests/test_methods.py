@@ -21,6 +21,8 @@ from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import FisherForgetting
 from unlearn_bench.methods.jit import JiT
 from unlearn_bench.methods.l1_sparse import L1Sparse
+from unlearn_bench.methods.last_layers import CFk, EUk
+from unlearn_bench.methods.neggrad import NegGrad
 from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.random_label import RandomLabel
@@ -54,7 +56,7 @@ METHODS = {
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
-           "jit": JiT, "assd": ASSD, "lfssd": LFSSD}
+           "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk}
 
 
 

@@ -23,12 +23,12 @@ ROWS = load_all()
 
 def test_every_built_in_method_has_a_provenance_block():
     assert sorted(r.method for r in ROWS) == sorted(method_yamls())
-    assert len(ROWS) == 16  # the fourteen methods and SSD's two follow-ups
+    assert len(ROWS) == 19  # the seventeen methods and SSD's two follow-ups
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.method)
 def test_provenance_names_a_commit_and_only_settings_the_method_has(row):
-    settings = set(method_yamls()[row.method]) - {"_target_", "provenance"}
+    settings = set(method_yamls()[row.method]) - {"_target_", "provenance", "presets", "defaults"}
     if row.code is None:
         assert row.commit is None and row.note, "a method without recorded code says why"
     else:
@@ -48,5 +48,7 @@ def test_the_docs_table_is_the_generated_one():
 def test_the_provenance_block_never_reaches_the_method_class():
     cfg = OmegaConf.create({"_target_": "x.Y", "lr": 0.1, "provenance": {"paper": "p"}})
     assert OmegaConf.to_container(without_provenance(cfg)) == {"_target_": "x.Y", "lr": 0.1}
+    presets = OmegaConf.create({"_target_": "x.Y", "k": "${oc.select:presets.k.b,6}", "presets": {"k": {"b": 2}}})
+    assert OmegaConf.to_container(without_provenance(presets)) == {"_target_": "x.Y", "k": 2}
     plain = OmegaConf.create({"_target_": "x.Y"})
     assert without_provenance(plain) is plain

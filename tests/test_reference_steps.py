@@ -7,6 +7,7 @@ Where an authors' paper and code disagree, the replay follows the code."""
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 
 import numpy as np
@@ -34,7 +35,9 @@ from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import noise_distribution
 from unlearn_bench.methods.jit import JiT
 from unlearn_bench.methods.l1_sparse import L1Sparse
+from unlearn_bench.methods.last_layers import CFk, EUk
 from unlearn_bench.methods.loops import random_wrong_labels
+from unlearn_bench.methods.neggrad import NegGrad
 from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
@@ -386,3 +389,79 @@ def test_jit_sums_the_gradients_of_the_batches_seen_so_far(accumulate):
 
 def test_jit_sub_class_sigma_is_the_authors_vgg16_value():
     assert JiT().sigma == {"class": 0.5, "subclass": 0.01, "random": 0.01}
+
+
+# --- methods on the GradientMethod template ------------------------------------------------------
+
+def augmented_forget_set() -> Samples:
+    """Stands in for the forget samples with training augmentation (the pipeline's forget_train_set)."""
+    return Samples([[1.1, 0.4], [0.7, -0.3], [1.3, 0.2]], [0, 0, 0])
+
+
+def test_neggrad_ascends_the_forget_loss_on_augmented_batches_in_train_mode():
+    """Unlearn-Sparse unlearn/GA.py via impl.py: model.train(), loss −CE (mean) on the forget loader
+    (train transform), SGD momentum 0.9, wd 5e-4, nothing of the retain set."""
+    ctx = context(forget_train_set=augmented_forget_set())
+    method = NegGrad(functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9, weight_decay=5e-4), epochs=2,
+                     batch_size=3)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = sgd(ref, 0.05, 0.9, 5e-4)
+    for _ in range(2):
+        for x, y in batches(augmented_forget_set(), 3):
+            step(optimizer, -F.cross_entropy(ref(x), y))
+    assert_same_state(model, ref)
+
+
+def goel_replay(ctx, trained: list[str], epochs: int, reinit: bool = False, clip: float = 10.0):
+    """Evaluating-Inexact-Unlearning src/methods.py + src/learn.py: requires_grad only on the last
+    layers (EU-k: their Conv/Linear weights Kaiming normal, bias 0, drawn from the head backwards),
+    model.train() on the whole model, SGD(lr 0.1, momentum 0.9, wd 5e-5) over the trainable
+    parameters, CosineAnnealingWarmRestarts(1, 2, 0.005) stepped per epoch, norm clipped (the authors: 10;
+    a smaller bound here, so that the clipping acts on this model's gradients)."""
+    torch.manual_seed(ctx.seed)
+    ref = copy.deepcopy(ctx.original)
+    ref.requires_grad_(False)
+    modules = dict(ref.named_modules())
+    for name in trained:
+        modules[name].requires_grad_(True)
+        if reinit and isinstance(modules[name], torch.nn.Linear):
+            torch.nn.init.kaiming_normal_(modules[name].weight)
+            torch.nn.init.zeros_(modules[name].bias)
+    params = [p for p in ref.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-5)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=1, T_mult=2, eta_min=0.005)
+    ref.train()
+    for _ in range(epochs):
+        for x, y in batches(retain_set(), 2):
+            optimizer.zero_grad()
+            F.cross_entropy(ref(x), y).backward()
+            torch.nn.utils.clip_grad_norm_(ref.parameters(), clip)
+            optimizer.step()
+        schedule.step()
+    return ref
+
+
+def goel_method(cls, k: int, epochs: int, clip: float = 10.0):
+    return cls(functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=5e-5), k=k, epochs=epochs,
+               batch_size=2, clip_grad_norm=clip,
+               scheduler=functools.partial(torch.optim.lr_scheduler.CosineAnnealingWarmRestarts, T_0=1, T_mult=2,
+                                           eta_min=0.005))
+
+
+def test_cf_k_trains_the_last_k_layers_on_the_retain_set_with_frozen_batchnorm_in_train_mode():
+    ctx = context()
+    method = goel_method(CFk, k=1, epochs=3, clip=0.2)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    assert_same_state(model, goel_replay(ctx, ["head"], 3, clip=0.2))
+    assert method.report["layers"] == ["head"]
+    assert torch.equal(model.body.weight, ctx.original.body.weight)  # frozen
+    assert not torch.equal(model.norm.running_mean, ctx.original.norm.running_mean)  # updated in train mode
+
+
+def test_eu_k_reinitialises_the_last_k_layers_then_trains_them():
+    ctx = context()
+    method = goel_method(EUk, k=2, epochs=2)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    assert method.report["layers"] == ["head", "norm", "body"]
+    assert_same_state(model, goel_replay(ctx, ["head", "norm", "body"], 2, reinit=True))

@@ -235,6 +235,7 @@ def build_context(exp: Experiment, split: ForgetSplit, original, original_info: 
             "original": original_info["key"], "data": material["data"], "dataset": material["dataset"],
             "order": orders["name"]},
         retain_train_set=exp.dataset("train", split.retain_idx, train_transform=True),
+        forget_train_set=exp.dataset("train", orders["forget"], train_transform=True),
         val_set=exp.dataset("val", split.val_retain_idx),
         recipe=recipe,
         retain_targets=data.train.targets.numpy()[split.retain_idx],

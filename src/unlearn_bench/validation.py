@@ -129,7 +129,7 @@ def validate_config(cfg: DictConfig) -> None:
         _integer("task.requests", cfg.task.requests, 1, "1")
     _trainer(cfg.trainer)
     method = OmegaConf.to_container(cfg.method, resolve=True)
-    _settings("method", {k: v for k, v in method.items() if k not in ("_target_", "provenance")})
+    _settings("method", {k: v for k, v in method.items() if k not in ("_target_", "provenance", "presets")})
     training = OmegaConf.to_container(cfg.training, resolve=True)
     _integer("training.epochs", training.get("epochs"), 1, "15")
     _settings("training", training)

@@ -42,6 +42,7 @@ class UnlearnContext:
     importance_store: ImportanceStore
     importance_material: dict
     retain_train_set: Dataset | None = None  # with training augmentation
+    forget_train_set: Dataset | None = None  # the forget samples with training augmentation
     val_set: Dataset | None = None  # validation split without the forget samples
     recipe: object = None  # the training Recipe of the original model
     retain_targets: np.ndarray | None = None
