@@ -33,6 +33,10 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("cf_k eval mode", "src/unlearn_bench/methods/last_layers.py", 'cross_entropy, train_mode=True)', 'cross_entropy, train_mode=False)', "cf_k_trains"),
  ("cf_k no clipping", "src/unlearn_bench/methods/gradient.py", '                nn.utils.clip_grad_norm_(trained, self.clip_grad_norm)', '                pass', "cf_k_trains"),
  ("eu_k keeps weights", "src/unlearn_bench/methods/last_layers.py", '                reinitialise(module)', '                pass', "eu_k_reinitialises"),
+ ("bs attacker train mode", "src/unlearn_bench/methods/boundary.py", 'attacker = frozen(copy.deepcopy(ctx.original), ctx.device)', 'attacker = copy.deepcopy(ctx.original).train().requires_grad_(False)', "boundary_shrink"),
+ ("bs loss on neighbours", "src/unlearn_bench/methods/boundary.py", 'return F.cross_entropy(model(x), target)', 'return F.cross_entropy(model(neighbour), target)', "boundary_shrink"),
+ ("bs no rounding", "src/unlearn_bench/methods/boundary.py", '    moved = torch.round(moved * 255) / 255\n', '', "boundary_shrink"),
+ ("be shadow label", "src/unlearn_bench/methods/boundary.py", 'shadow_label = ctx.num_classes', 'shadow_label = ctx.num_classes - 1', "boundary_expanding"),
  ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
 ]
 

@@ -17,6 +17,7 @@ from torch import nn
 from conftest import CONF, FAST, REPO
 from reference_setup import Samples, context
 from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink, ShadowClass
 from unlearn_bench.methods.gradient import Phase
 from unlearn_bench.methods.last_layers import CFk, EUk, last_layers
 from unlearn_bench.methods.neggrad import NegGrad, ascent_loss
@@ -148,6 +149,10 @@ def test_bad_template_settings_are_one_sentence(kwargs, message):
                           "lr": 1e-4, "momentum": 0.9, "weight_decay": 5e-4}),
     ("cf_k", CFk, {"epochs": 30, "batch_size": 64, "k": 6, "clip_grad_norm": 10.0, "lr": 0.1, "momentum": 0.9,
                    "weight_decay": 5e-5}),
+    ("boundary_shrink", BoundaryShrink, {"epochs": 10, "batch_size": 64, "eps": 0.1, "clip_grad_norm": None,
+                                         "lr": 1e-5, "momentum": 0.9}),
+    ("boundary_expanding", BoundaryExpanding, {"epochs": 10, "batch_size": 64, "clip_grad_norm": None, "lr": 1e-5,
+                                               "momentum": 0.9}),
     ("eu_k", EUk, {"epochs": 62, "batch_size": 64, "k": 6, "clip_grad_norm": 10.0, "lr": 0.1, "momentum": 0.9,
                    "weight_decay": 5e-5}),
 ])
@@ -156,7 +161,7 @@ def test_the_yaml_builds_the_method_with_the_authors_defaults(name, cls, expecte
         cfg = compose("config", overrides=[f"method={name}", "model=resnet18", "dataset=cifar10"])
     method = build(without_provenance(cfg.method))
     assert type(method) is cls
-    settings = {k: getattr(method, k) for k in ("epochs", "batch_size", "augment", "k", "clip_grad_norm")
+    settings = {k: getattr(method, k) for k in ("epochs", "batch_size", "augment", "k", "clip_grad_norm", "eps")
                 if hasattr(method, k)}
     assert {**settings, **method.optimizer.keywords} == expected
 
@@ -171,15 +176,48 @@ def test_the_last_stage_preset_of_each_model(model, k):
 def test_cli_multirun_of_the_template_methods_on_digits(tmp_path):
     sweep = tmp_path / "sweep"
     result = subprocess.run(
-        [sys.executable, "-m", "unlearn_bench", "--multirun", "method=neggrad,cf_k,eu_k", "++method.epochs=1",
+        [sys.executable, "-m", "unlearn_bench", "--multirun", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding",
+         "++method.epochs=1",
          f"paths.root_dir={tmp_path}", f"hydra.sweep.dir={sweep}", *FAST],
         cwd=REPO, env={**__import__("os").environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
         capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     records = {r["method"]: r for r in (json.loads(p.read_text()) for p in sweep.glob("*/results.json"))}
-    assert sorted(records) == ["cf_k", "eu_k", "neggrad"]
+    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "neggrad"]
     assert records["neggrad"]["data_read"] == ["forget"] and records["cf_k"]["data_read"] == ["retain"]
     assert records["cf_k"]["method_report"]["layers"] == ["fc", "features.8", "features.7"]  # the cnn's k=2
     assert records["eu_k"]["method_report"]["reinitialised"] is True
+    assert 0 <= records["boundary_shrink"]["method_report"]["neighbour_moved_pct"] <= 100
+    assert records["boundary_expanding"]["metrics"]["unlearned"]["test_acc"] is not None  # 10 outputs again
     for record in records.values():
         assert record["timing"]["method_s"] > 0 and len(record["method_report"]["epoch_losses"]) == 1
+
+
+@pytest.mark.parametrize("cls", [BoundaryShrink, BoundaryExpanding])
+def test_boundary_methods_are_for_class_and_subclass_forgetting_only(cls):
+    assert cls.tasks == ("class", "subclass") and cls.data_used == ("forget",)
+
+
+def test_boundary_shrink_refuses_a_step_that_is_not_positive():
+    with pytest.raises(UnlearnBenchError, match=r"method.eps must be > 0 \(the FGSM step in pixel space\)"):
+        BoundaryShrink(_sgd(lr=1e-5), eps=0.0)
+
+
+def test_the_shadow_class_adds_one_output_and_its_removal_restores_the_model():
+    model = resnet18(10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    before = model(x)
+    shadow = ShadowClass(model)
+    widened = model(x)
+    assert widened.shape == (2, 11) and torch.allclose(widened[:, :10], before)
+    assert torch.count_nonzero(model.fc.shadow_bias) == 0 and model.fc.shadow_weight.shape == (1, 512)
+    shadow.remove()
+    assert torch.equal(model(x), before) and not hasattr(model.fc, "shadow_weight")
+    assert len(list(model.parameters())) == len(list(resnet18(10).parameters()))
+
+
+def test_a_classifier_that_is_not_linear_cannot_take_a_shadow_class():
+    model = resnet18(10)
+    model.get_classifier = lambda: nn.Identity()
+    with pytest.raises(UnlearnBenchError, match="widens a Linear classifier"):
+        ShadowClass(model)

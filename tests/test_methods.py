@@ -17,6 +17,7 @@ from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.amnesiac import Amnesiac, random_wrong_labels
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline
+from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink
 from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import FisherForgetting
 from unlearn_bench.methods.jit import JiT
@@ -56,7 +57,8 @@ METHODS = {
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
-           "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk}
+           "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk,
+           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding}
 
 
 

@@ -31,6 +31,7 @@ from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.amnesiac import Amnesiac
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline
+from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink
 from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import noise_distribution
 from unlearn_bench.methods.jit import JiT
@@ -465,3 +466,85 @@ def test_eu_k_reinitialises_the_last_k_layers_then_trains_them():
     model = method.unlearn(copy.deepcopy(ctx.original), ctx)
     assert method.report["layers"] == ["head", "norm", "body"]
     assert_same_state(model, goel_replay(ctx, ["head", "norm", "body"], 2, reinit=True))
+
+
+class NormalisedForget(Samples):
+    """The forget samples with the normalisation Boundary Shrink's pixel-space step undoes (mean = std = 0.5)."""
+
+    spec = type("Spec", (), {"mean": (0.5, 0.5), "std": (0.5, 0.5)})()
+
+    def __init__(self):
+        super().__init__(forget_set().x.tolist(), [0, 0, 0])
+
+
+def test_boundary_shrink_moves_forget_samples_to_their_fgsm_neighbours_class():
+    """Boundary-Unlearning-Code boundary_unlearning.py (boundary_shrink) + adv_generator.py (FGSM): the
+    frozen original in eval mode attacks each batch (one signed step in [0, 1] pixel space, clamped,
+    rounded to 1/255), its prediction on the neighbour is the label, CE on the clean batch; train
+    mode; SGD momentum 0.9, no weight decay."""
+    forget = NormalisedForget()
+    ctx = context(forget_set=forget)
+    modes = set()  # (trained?, train mode?) of every forward pass through the BatchNorm
+    hook = ctx.original.norm.register_forward_pre_hook(lambda m, args: modes.add((m.weight.requires_grad, m.training)))
+    method = BoundaryShrink(functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9), eps=0.5, epochs=2,
+                            batch_size=3)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    hook.remove()
+    model.norm._forward_pre_hooks.clear()  # the copy the method trained took the hook along
+    assert modes == {(False, False), (True, True)}  # the attacker frozen in eval mode, the model in train mode
+    attacker = copy.deepcopy(ctx.original).eval().requires_grad_(False)
+    ref = copy.deepcopy(ctx.original).train()
+    optimizer = sgd(ref, 0.05, 0.9)
+    moved = 0
+    for _ in range(2):
+        for x, y in batches(forget, 3):
+            probe = x.clone().requires_grad_(True)
+            grad, = torch.autograd.grad(F.cross_entropy(attacker(probe), y), probe)
+            pixels = torch.round(torch.clamp(x * 0.5 + 0.5 + 0.5 * grad.sign(), 0, 1) * 255) / 255
+            target = attacker((pixels - 0.5) / 0.5).argmax(1)
+            moved += int((target != y).sum())
+            step(optimizer, F.cross_entropy(ref(x), target))
+    assert_same_state(model, ref)
+    assert method.report["neighbour_moved_pct"] == pytest.approx(100 * moved / 6)
+
+
+def test_boundary_expanding_trains_towards_a_shadow_class_then_prunes_it():
+    """boundary_unlearning.py (boundary_expanding): the widened head Xavier-normal, the old rows copied
+    back, every forget sample labelled with the shadow class C, all parameters trained (SGD momentum
+    0.9, train mode), then the shadow row dropped."""
+    ctx = context()
+    method = BoundaryExpanding(functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9), epochs=2, batch_size=3)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    torch.manual_seed(ctx.seed)
+    drawn = torch.empty(CLASSES + 1, 4)
+    torch.nn.init.xavier_normal_(drawn)
+    ref = copy.deepcopy(ctx.original)
+    widened = torch.nn.Linear(4, CLASSES + 1)
+    with torch.no_grad():
+        widened.weight.copy_(torch.cat([ref.head.weight, drawn[-1:]]))
+        widened.bias.copy_(torch.cat([ref.head.bias, torch.zeros(1)]))
+    ref.head = widened
+    ref.train()
+    optimizer = sgd(ref, 0.05, 0.9)
+    for _ in range(2):
+        for x, _y in batches(forget_set(), 3):
+            step(optimizer, F.cross_entropy(ref(x), torch.full((len(x),), CLASSES)))
+    assert model(forget_set().x).shape == (3, CLASSES)  # pruned
+    assert torch.allclose(model.head.weight, ref.head.weight[:CLASSES], atol=1e-6)
+    assert torch.allclose(model.head.bias, ref.head.bias[:CLASSES], atol=1e-6)
+    for name in ("body.weight", "body.bias", "norm.weight", "norm.running_mean", "norm.running_var"):
+        assert torch.allclose(model.state_dict()[name], ref.state_dict()[name], atol=1e-6), name
+
+
+def test_boundary_shrink_fgsm_step_in_pixel_space_exactly():
+    """adv_generator.py FGSM: x_nat + eps·sign(∇), clamped to [0, 1], rounded to the 1/255 grid."""
+    from unlearn_bench.methods.boundary import fgsm_neighbour
+
+    model = torch.nn.Linear(1, 2, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0], [-1.0]]))
+    x = (torch.tensor([[0.3], [0.05], [0.7002]]) - 0.5) / 0.5  # pixels 0.3, 0.05, 0.7002
+    half = torch.tensor([0.5])
+    # the gradient of CE towards class 0 is −2·p₁·x-direction < 0 for every sample: each pixel steps down by 0.1
+    moved = fgsm_neighbour(model, x, torch.zeros(3, dtype=torch.long), 0.1, half, half) * 0.5 + 0.5
+    assert moved.view(-1).tolist() == pytest.approx([51 / 255, 0.0, 153 / 255], abs=1e-6)

@@ -51,7 +51,7 @@ def _describe(factory) -> dict | None:
 
 class GradientMethod(UnlearningMethod):
     """Subclasses implement `phases` (and `prepare`, to freeze or re-initialise layers before the
-    optimiser is built); `optimizer(params)` and `scheduler(optimizer)` come from the config as
+    optimiser is built, and `finish`, to undo a change to the model after the last phase); `optimizer(params)` and `scheduler(optimizer)` come from the config as
     `_partial_` targets; the scheduler, if any, steps once per epoch over all phases;
     `clip_grad_norm` clips the gradients' total norm before every step."""
 
@@ -71,6 +71,10 @@ class GradientMethod(UnlearningMethod):
 
     def prepare(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """The model the optimiser trains (its parameters with requires_grad); by default all of it."""
+        return model
+
+    def finish(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
+        """The unlearned model, after the last phase (e.g. a temporary output removed); by default the model."""
         return model
 
     def settings(self) -> dict:
@@ -99,6 +103,7 @@ class GradientMethod(UnlearningMethod):
                 losses[phase.name].append(self._epoch(model, phase, loader, optimizer, trained, ctx, progress, epoch))
                 if scheduler is not None:
                     scheduler.step()
+        model = self.finish(model, ctx)
         self.report = {**self.settings(), "optimizer": _describe(self.optimizer),
                        "scheduler": _describe(self.scheduler), "clip_grad_norm": self.clip_grad_norm,
                        "trained_parameters": sum(p.numel() for p in trained), "samples": samples,
