@@ -37,6 +37,9 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("bs loss on neighbours", "src/unlearn_bench/methods/boundary.py", 'return F.cross_entropy(model(x), target)', 'return F.cross_entropy(model(neighbour), target)', "boundary_shrink"),
  ("bs no rounding", "src/unlearn_bench/methods/boundary.py", '    moved = torch.round(moved * 255) / 255\n', '', "boundary_shrink"),
  ("be shadow label", "src/unlearn_bench/methods/boundary.py", 'shadow_label = ctx.num_classes', 'shadow_label = ctx.num_classes - 1', "boundary_expanding"),
+ ("iu train mode", "src/unlearn_bench/methods/influence.py", 'model = model.to(ctx.device).eval()', 'model = model.to(ctx.device).train()', "iu_steps"),
+ ("iu true direction", "src/unlearn_bench/methods/influence.py", '            o = o - (tmp / (n + tmp)) * o', '            o = g', "iu_steps"),
+ ("iu retain weight", "src/unlearn_bench/methods/influence.py", 'v = forget_sum / n - retain_sum * (n_f / (n * n_r))', 'v = forget_sum / n - retain_sum / n', "iu_steps"),
  ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
 ]
 

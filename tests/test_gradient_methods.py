@@ -1,11 +1,13 @@
-"""The GradientMethod template and the methods on it (neggrad, cf_k, eu_k): exact steps on hand-made
-models, the layers CF-k / EU-k train, the schedule, the YAML defaults, and a grid on digits."""
+"""The GradientMethod template and the later methods added with it (neggrad, cf_k, eu_k, boundary_shrink,
+boundary_expanding, iu): exact steps on hand-made models, the layers CF-k / EU-k train, the schedule,
+IU's recursion, the YAML defaults, and a grid on digits."""
 
 from __future__ import annotations
 
 import copy
 import functools
 import json
+import os
 import subprocess
 import sys
 
@@ -19,6 +21,7 @@ from reference_setup import Samples, context
 from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink, ShadowClass
 from unlearn_bench.methods.gradient import Phase
+from unlearn_bench.methods.influence import InfluenceUnlearning, coded_woodfisher
 from unlearn_bench.methods.last_layers import CFk, EUk, last_layers
 from unlearn_bench.methods.neggrad import NegGrad, ascent_loss
 from unlearn_bench.methods.provenance import without_provenance
@@ -153,6 +156,7 @@ def test_bad_template_settings_are_one_sentence(kwargs, message):
                                          "lr": 1e-5, "momentum": 0.9}),
     ("boundary_expanding", BoundaryExpanding, {"epochs": 10, "batch_size": 64, "clip_grad_norm": None, "lr": 1e-5,
                                                "momentum": 0.9}),
+    ("iu", InfluenceUnlearning, {"batch_size": 256, "augment": True, "alpha": 0.2, "n_recursion": 1000}),
     ("eu_k", EUk, {"epochs": 62, "batch_size": 64, "k": 6, "clip_grad_norm": 10.0, "lr": 0.1, "momentum": 0.9,
                    "weight_decay": 5e-5}),
 ])
@@ -161,9 +165,10 @@ def test_the_yaml_builds_the_method_with_the_authors_defaults(name, cls, expecte
         cfg = compose("config", overrides=[f"method={name}", "model=resnet18", "dataset=cifar10"])
     method = build(without_provenance(cfg.method))
     assert type(method) is cls
-    settings = {k: getattr(method, k) for k in ("epochs", "batch_size", "augment", "k", "clip_grad_norm", "eps")
-                if hasattr(method, k)}
-    assert {**settings, **method.optimizer.keywords} == expected
+    settings = {k: getattr(method, k) for k in ("epochs", "batch_size", "augment", "k", "clip_grad_norm", "eps", "alpha",
+                                                "n_recursion") if hasattr(method, k)}
+    optimizer = getattr(method, "optimizer", None)
+    assert {**settings, **(optimizer.keywords if optimizer else {})} == expected
 
 
 @pytest.mark.parametrize(("model", "k"), [("cnn", 2), ("resnet_small", 3), ("vit_tiny", 5), ("resnet18", 6)])
@@ -173,24 +178,31 @@ def test_the_last_stage_preset_of_each_model(model, k):
             assert compose("config", overrides=[f"method={method}", f"model={model}"]).method.k == k
 
 
-def test_cli_multirun_of_the_template_methods_on_digits(tmp_path):
-    sweep = tmp_path / "sweep"
+def _grid(tmp_path, sweep: str, *overrides: str) -> list[dict]:
     result = subprocess.run(
-        [sys.executable, "-m", "unlearn_bench", "--multirun", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding",
-         "++method.epochs=1",
-         f"paths.root_dir={tmp_path}", f"hydra.sweep.dir={sweep}", *FAST],
-        cwd=REPO, env={**__import__("os").environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
+        [sys.executable, "-m", "unlearn_bench", "--multirun", *overrides, f"paths.root_dir={tmp_path}",
+         f"hydra.sweep.dir={tmp_path / sweep}", *FAST],
+        cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
         capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    records = {r["method"]: r for r in (json.loads(p.read_text()) for p in sweep.glob("*/results.json"))}
-    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "neggrad"]
+    return [json.loads(p.read_text()) for p in (tmp_path / sweep).glob("*/results.json")]
+
+
+def test_cli_multirun_of_the_later_methods_on_digits(tmp_path):
+    trained = _grid(tmp_path, "loops", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding",
+                    "++method.epochs=1")
+    records = {r["method"]: r for r in [*trained, *_grid(tmp_path, "iu", "method=iu")]}
+    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "iu", "neggrad"]
     assert records["neggrad"]["data_read"] == ["forget"] and records["cf_k"]["data_read"] == ["retain"]
     assert records["cf_k"]["method_report"]["layers"] == ["fc", "features.8", "features.7"]  # the cnn's k=2
     assert records["eu_k"]["method_report"]["reinitialised"] is True
     assert 0 <= records["boundary_shrink"]["method_report"]["neighbour_moved_pct"] <= 100
     assert records["boundary_expanding"]["metrics"]["unlearned"]["test_acc"] is not None  # 10 outputs again
-    for record in records.values():
-        assert record["timing"]["method_s"] > 0 and len(record["method_report"]["epoch_losses"]) == 1
+    assert records["iu"]["method_report"]["recursion_samples"] == 1002 and records["iu"]["data_read"] == [
+        "forget", "retain"]
+    for name, record in records.items():
+        assert record["timing"]["method_s"] > 0
+        assert name == "iu" or len(record["method_report"]["epoch_losses"]) == 1
 
 
 @pytest.mark.parametrize("cls", [BoundaryShrink, BoundaryExpanding])
@@ -221,3 +233,30 @@ def test_a_classifier_that_is_not_linear_cannot_take_a_shadow_class():
     model.get_classifier = lambda: nn.Identity()
     with pytest.raises(UnlearnBenchError, match="widens a Linear classifier"):
         ShadowClass(model)
+
+
+V, G1, G2, G3 = (torch.tensor(v, dtype=torch.float64) for v in ([1.0, 2.0], [1.0, 0.0], [1.0, 1.0], [0.0, 2.0]))
+
+
+@pytest.mark.parametrize(("gradients", "n", "expected"), [
+    ([G1, G2], 1000, [1 - 3 / 1001, 2.0]),
+    ([G1, G2, G3], 1000, [994 / 1001, 2.0]),
+    ([G1, G2, G3, G2], 1, [-2.5, 2.0]),  # it stops after sample index 2 > n: the fourth is never read
+])
+def test_ius_coded_recursion_by_hand(gradients, n, expected):
+    assert coded_woodfisher(iter(gradients), V, n).tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_ius_recursion_is_not_the_woodfisher_inverse():
+    # Sherman-Morrison from the identity over [g1, g2] with N = 1000 gives (0.99601, 1.99701) instead
+    inverse = torch.eye(2, dtype=torch.float64)
+    for g in (G1, G2):
+        u = inverse @ g
+        inverse = inverse - torch.outer(u, u) / (1000 + g @ u)
+    assert (inverse @ V).tolist() == pytest.approx([0.9960109711, 1.9970069820], abs=1e-9)
+    assert coded_woodfisher(iter([G1, G2]), V, 1000)[0].item() != pytest.approx(0.9960109711, abs=1e-6)
+
+
+def test_iu_refuses_a_step_that_is_not_positive():
+    with pytest.raises(UnlearnBenchError, match=r"method.alpha must be > 0"):
+        InfluenceUnlearning(alpha=0)

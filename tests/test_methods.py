@@ -20,6 +20,7 @@ from unlearn_bench.methods.baseline import Baseline
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink
 from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import FisherForgetting
+from unlearn_bench.methods.influence import InfluenceUnlearning
 from unlearn_bench.methods.jit import JiT
 from unlearn_bench.methods.l1_sparse import L1Sparse
 from unlearn_bench.methods.last_layers import CFk, EUk
@@ -58,7 +59,7 @@ CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
            "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk,
-           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding}
+           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding, "iu": InfluenceUnlearning}
 
 
 

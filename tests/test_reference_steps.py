@@ -34,6 +34,7 @@ from unlearn_bench.methods.baseline import Baseline
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink
 from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import noise_distribution
+from unlearn_bench.methods.influence import InfluenceUnlearning
 from unlearn_bench.methods.jit import JiT
 from unlearn_bench.methods.l1_sparse import L1Sparse
 from unlearn_bench.methods.last_layers import CFk, EUk
@@ -548,3 +549,37 @@ def test_boundary_shrink_fgsm_step_in_pixel_space_exactly():
     # the gradient of CE towards class 0 is −2·p₁·x-direction < 0 for every sample: each pixel steps down by 0.1
     moved = fgsm_neighbour(model, x, torch.zeros(3, dtype=torch.long), 0.1, half, half) * 0.5 + 0.5
     assert moved.view(-1).tolist() == pytest.approx([51 / 255, 0.0, 153 / 255], abs=1e-6)
+
+
+def test_iu_steps_along_the_codes_recursion_of_forget_minus_retain_gradients():
+    """Unlearn-Sparse unlearn/Wfisher.py (Wfisher and the second woodfisher): eval mode, summed gradients
+    (batch mean × batch size), v = f/n − r·n_f/(n·n_r), the recursion over single retain samples in
+    order (its o is the first gradient, only shrunk), θ += α·k."""
+    ctx = context(forget_train_set=augmented_forget_set(), retain_train_set=retain_set())
+    model = InfluenceUnlearning(alpha=0.5, n_recursion=2, batch_size=4).unlearn(copy.deepcopy(ctx.original), ctx)
+    ref = copy.deepcopy(ctx.original).eval()
+
+    def grad(x, y):
+        ref.zero_grad()
+        F.cross_entropy(ref(x), y).backward()
+        return torch.cat([p.grad.reshape(-1) for p in ref.parameters()])
+
+    forget = sum(grad(x, y) * len(y) for x, y in batches(augmented_forget_set(), 4))
+    retain = sum(grad(x, y) * len(y) for x, y in batches(retain_set(), 4))
+    n_f, n_r = 3, 6
+    k = forget / 9 - retain * n_f / (9 * n_r)
+    o = None
+    for index, (x, y) in enumerate(batches(retain_set(), 1)):
+        g = grad(x, y)
+        if o is None:
+            o = g
+        else:
+            tmp = o @ g
+            k = k - (k @ g) / (2 + tmp) * o
+            o = o - tmp / (2 + tmp) * o
+        if index > 2:
+            break
+    with torch.no_grad():
+        flat = torch.cat([p.reshape(-1) for p in ref.parameters()]) + 0.5 * k
+        torch.nn.utils.vector_to_parameters(flat, ref.parameters())
+    assert_same_state(model, ref)
