@@ -7,6 +7,7 @@ import functools
 import hashlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,12 @@ from unlearn_bench.metrics.evaluate import (
 )
 from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
 from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.metrics.populations import (
+    population_config,
+    population_lenses,
+    retrained_models,
+    unlearned_population,
+)
 from unlearn_bench.metrics.reference_memo import fingerprint, role_memo
 from unlearn_bench.model_keys import config_identity, model_material
 from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
@@ -290,8 +297,29 @@ def run(cfg: DictConfig) -> dict:
         return run_one(cfg, task, method, tracker)
 
 
+def population_section(cfg, exp, store, material, recipe, split, method, original, original_info, eval_sets, device,
+                       population, use_challenge: bool, use_klom: bool) -> dict:
+    """The challenge score and KLoM (metrics/populations.py): the method run `population.n` more times,
+    each from a context of its own; for method=retrain, n more retrained models."""
+    def unlearn_from(start, start_info, seed):
+        fresh = build_method(cfg, split.task)
+        context = replace(build_context(exp, split, start, start_info, material, recipe, device), seed=seed)
+        torch.manual_seed(seed)
+        return fresh.unlearn(copy.deepcopy(start), context.for_method(fresh))
+
+    if isinstance(method, Retrain) and method.is_gold:
+        unlearned = retrained_models(exp, store, material, split, population, offset=population.n)
+    else:
+        unlearned = unlearned_population(population, unlearn_from, original, original_info, cfg.seed, exp, store,
+                                         material)
+    retrained = retrained_models(exp, store, material, split, population)
+    return population_lenses(population, use_challenge, use_klom, unlearned, retrained, eval_sets, device,
+                             cfg.eval_batch_size)
+
+
 def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     """One forget request: train (or read) the models, unlearn, evaluate, write and log the record."""
+    population, use_challenge, use_klom = population_config(cfg.get("lenses"))  # checked before any training
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
     split = task.split(data)
@@ -327,6 +355,10 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
                             metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size,
                             logits={role: {s: out[s][0] for s in SPLITS} for role, out in outputs.items()},
                             remember=remember)
+    if population is not None:
+        lenses["populations"] = population_section(cfg, exp, store, material, recipe, split, method, original,
+                                                   original_info, eval_sets, device, population, use_challenge,
+                                                   use_klom)
     record = {
         "method": method.name,
         **run_identity(cfg, split),
