@@ -40,6 +40,9 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("iu train mode", "src/unlearn_bench/methods/influence.py", 'model = model.to(ctx.device).eval()', 'model = model.to(ctx.device).train()', "iu_steps"),
  ("iu true direction", "src/unlearn_bench/methods/influence.py", '            o = o - (tmp / (n + tmp)) * o', '            o = g', "iu_steps"),
  ("iu retain weight", "src/unlearn_bench/methods/influence.py", 'v = forget_sum / n - retain_sum * (n_f / (n * n_r))', 'v = forget_sum / n - retain_sum / n', "iu_steps"),
+ ("msg kept gradient 1", "src/unlearn_bench/methods/msg.py", 'scale = torch.where(mask, 1.0, self.kept_gradient)', 'scale = torch.where(mask, 1.0, 1.0)', "msg_reinitialises"),
+ ("msg largest gradients", "src/unlearn_bench/methods/msg.py", 'torch.topk(-grad.abs().view(-1), k=count)', 'torch.topk(grad.abs().view(-1), k=count)', "msg_reinitialises"),
+ ("msg forget descent", "src/unlearn_bench/methods/msg.py", '(-F.cross_entropy(model(x), y)).backward()', 'F.cross_entropy(model(x), y).backward()', "msg_reinitialises"),
  ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
 ]
 

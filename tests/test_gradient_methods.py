@@ -189,10 +189,11 @@ def _grid(tmp_path, sweep: str, *overrides: str) -> list[dict]:
 
 
 def test_cli_multirun_of_the_later_methods_on_digits(tmp_path):
-    trained = _grid(tmp_path, "loops", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding",
+    trained = _grid(tmp_path, "loops", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding,msg",
                     "++method.epochs=1")
     records = {r["method"]: r for r in [*trained, *_grid(tmp_path, "iu", "method=iu")]}
-    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "iu", "neggrad"]
+    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "iu", "msg", "neggrad"]
+    assert records["msg"]["method_report"]["reinitialised_weights"] > 0
     assert records["neggrad"]["data_read"] == ["forget"] and records["cf_k"]["data_read"] == ["retain"]
     assert records["cf_k"]["method_report"]["layers"] == ["fc", "features.8", "features.7"]  # the cnn's k=2
     assert records["eu_k"]["method_report"]["reinitialised"] is True
@@ -260,3 +261,24 @@ def test_ius_recursion_is_not_the_woodfisher_inverse():
 def test_iu_refuses_a_step_that_is_not_positive():
     with pytest.raises(UnlearnBenchError, match=r"method.alpha must be > 0"):
         InfluenceUnlearning(alpha=0)
+
+
+def test_linear_up_down_rises_then_falls_per_epoch():
+    from unlearn_bench.methods.schedules import LinearUpDown
+
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1e-3)
+    schedule = LinearUpDown(optimizer, up_epochs=3, total_epochs=6)
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates == pytest.approx([1e-3 / 3, 2e-3 / 3, 1e-3, 2e-3 / 3, 1e-3 / 3])
+
+
+def test_msg_reinitialises_the_share_of_smallest_gradients():
+    from unlearn_bench.methods.msg import small_gradient_mask
+
+    grad = torch.tensor([[0.5, -0.1], [0.05, 2.0], [-0.3, 0.2]])
+    assert small_gradient_mask(torch.zeros(3, 2), grad, 0.3).tolist() == [[False, True], [True, False],
+                                                                         [False, False]]  # round(1.8) = 2

@@ -24,6 +24,7 @@ from unlearn_bench.methods.influence import InfluenceUnlearning
 from unlearn_bench.methods.jit import JiT
 from unlearn_bench.methods.l1_sparse import L1Sparse
 from unlearn_bench.methods.last_layers import CFk, EUk
+from unlearn_bench.methods.msg import MaskedSmallGradients
 from unlearn_bench.methods.neggrad import NegGrad
 from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.provenance import without_provenance
@@ -59,7 +60,7 @@ CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
            "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk,
-           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding, "iu": InfluenceUnlearning}
+           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding, "iu": InfluenceUnlearning, "msg": MaskedSmallGradients}
 
 
 

@@ -18,6 +18,7 @@ from torch.utils.data import ConcatDataset
 
 from reference_setup import (
     CLASSES,
+    RETAIN_Y,
     Samples,
     Tiny,
     assert_same_state,
@@ -39,11 +40,13 @@ from unlearn_bench.methods.jit import JiT
 from unlearn_bench.methods.l1_sparse import L1Sparse
 from unlearn_bench.methods.last_layers import CFk, EUk
 from unlearn_bench.methods.loops import random_wrong_labels
+from unlearn_bench.methods.msg import MaskedSmallGradients
 from unlearn_bench.methods.neggrad import NegGrad
 from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.methods.salun import SalUn
+from unlearn_bench.methods.schedules import LinearUpDown
 from unlearn_bench.methods.scrub import SCRUB
 from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.methods.unsir import UNSIR, learn_noise
@@ -583,3 +586,66 @@ def test_iu_steps_along_the_codes_recursion_of_forget_minus_retain_gradients():
         flat = torch.cat([p.reshape(-1) for p in ref.parameters()]) + 0.5 * k
         torch.nn.utils.vector_to_parameters(flat, ref.parameters())
     assert_same_state(model, ref)
+
+
+class TinyConv(torch.nn.Module):
+    """A 2-filter 2×2 convolution and a linear head, for the methods that act on Conv2d weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2, 2, bias=False)
+        self.head = torch.nn.Linear(8, CLASSES)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+def _images(seed: int, count: int, labels) -> Samples:
+    generator = torch.Generator().manual_seed(seed)
+    data = Samples([[0.0]] * count, labels)
+    data.x = torch.randn(count, 1, 3, 3, generator=generator)
+    return data
+
+
+def test_msg_reinitialises_the_smallest_gradient_conv_weights_and_damps_the_others():
+    """deepunlearn munl/unlearning/kgltop2.py: CE over |Df| random retain samples and −CE over Df summed
+    (the model's mode as it arrives: eval), per Conv2d the round(0.3·n) smallest-|grad| weights drawn
+    again (Kaiming normal, fan out) and the others' gradients × 0.1 while fine-tuning on Dr in train
+    mode with SGD momentum 0.9, wd 5e-4, the rate (e + 1)/3 then (5 − e)/3 of its base."""
+    torch.manual_seed(0)
+    original = TinyConv().eval()
+    forget, retain = _images(1, 3, [0, 0, 0]), _images(2, 6, RETAIN_Y)
+    ctx = context(original=original, forget_set=forget, retain_set=retain)
+    method = MaskedSmallGradients(functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=5e-4),
+                                  epochs=5, batch_size=2,
+                                  scheduler=functools.partial(LinearUpDown, up_epochs=3, total_epochs=6))
+    model = method.unlearn(copy.deepcopy(original), ctx)
+
+    torch.manual_seed(ctx.seed)
+    chosen = torch.randperm(6)[:3].tolist()
+    ref = copy.deepcopy(original).eval()
+    for x, y in batches(torch.utils.data.Subset(retain, chosen), 2):
+        F.cross_entropy(ref(x), y).backward()
+    for x, y in batches(forget, 2):
+        (-F.cross_entropy(ref(x), y)).backward()
+    grad = ref.conv.weight.grad.abs().view(-1)
+    mask = torch.zeros(8, dtype=torch.bool)
+    mask[torch.argsort(grad)[:2]] = True  # round(0.3 · 8) = 2 smallest
+    mask = mask.view_as(ref.conv.weight)
+    fresh = torch.empty_like(ref.conv.weight)
+    torch.nn.init.kaiming_normal_(fresh, mode="fan_out", nonlinearity="relu")
+    with torch.no_grad():
+        ref.conv.weight[mask] = fresh[mask]
+    ref.zero_grad()
+    optimizer = sgd(ref, 0.1, 0.9, 5e-4)
+    ref.train()
+    for epoch in range(5):
+        for group in optimizer.param_groups:
+            group["lr"] = 0.1 * ((epoch + 1) / 3 if epoch < 3 else (5 - epoch) / 3)
+        for x, y in batches(retain, 2):
+            optimizer.zero_grad()
+            F.cross_entropy(ref(x), y).backward()
+            ref.conv.weight.grad *= torch.where(mask, 1.0, 0.1)
+            optimizer.step()
+    assert_same_state(model, ref)
+    assert method.report["reinitialised_weights"] == 2
