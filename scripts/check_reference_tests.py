@@ -30,7 +30,7 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("retrain all", "src/unlearn_bench/methods/retrain.py", 'model.get_classifier().reset_parameters()', '[m.reset_parameters() for m in model.modules() if hasattr(m, "reset_parameters")]', "retrain_head"),
  ("neggrad ascent eval", "src/unlearn_bench/methods/neggrad.py", 'ascent_loss, train_mode=True)', 'ascent_loss, train_mode=False)', "neggrad_ascends"),
  ("neggrad no augmentation", "src/unlearn_bench/methods/neggrad.py", 'data = "forget_train_set" if self.augment else "forget_set"', 'data = "forget_set"', "neggrad_ascends"),
- ("cf_k eval mode", "src/unlearn_bench/methods/last_layers.py", 'cross_entropy, train_mode=True)', 'cross_entropy, train_mode=False)', "cf_k_trains"),
+ ("cf_k eval mode", "src/unlearn_bench/methods/last_layers.py", 'cross_entropy_loss, train_mode=True)', 'cross_entropy_loss, train_mode=False)', "cf_k_trains"),
  ("cf_k no clipping", "src/unlearn_bench/methods/gradient.py", '                nn.utils.clip_grad_norm_(trained, self.clip_grad_norm)', '                pass', "cf_k_trains"),
  ("eu_k keeps weights", "src/unlearn_bench/methods/last_layers.py", '                reinitialise(module)', '                pass', "eu_k_reinitialises"),
  ("bs attacker train mode", "src/unlearn_bench/methods/boundary.py", 'attacker = frozen(copy.deepcopy(ctx.original), ctx.device)', 'attacker = copy.deepcopy(ctx.original).train().requires_grad_(False)', "boundary_shrink"),

@@ -44,6 +44,7 @@ from unlearn_bench.pipeline import (
 from unlearn_bench.protocol import check_protocol
 from unlearn_bench.rescue import save_run
 from unlearn_bench.results import format_table, versions
+from unlearn_bench.sweep_size import override_key
 from unlearn_bench.training.store import ModelStore
 from unlearn_bench.validation import validate_config
 
@@ -145,10 +146,6 @@ def with_model_file(argv: list[str]) -> list[str]:
     return [f"+{arg}" if arg.startswith(f"{KEY}=") else arg for arg in argv]
 
 
-def _key(override: str) -> str:
-    return override.partition("=")[0].lstrip("+~")
-
-
 def _is_override(arg: str) -> bool:
     """`key=value`, `+key=value` or `~key`, not a flag or a flag's value (`--cfg job`)."""
     return not arg.startswith("-") and ("=" in arg or arg.startswith("~"))
@@ -186,11 +183,11 @@ def with_run_dir(argv: list[str]) -> list[str]:
         return argv
     run_dir = Path(argv[places[-1]].partition("=")[2])
     others = [arg for i, arg in enumerate(argv) if i not in places]
-    keys = {_key(arg) for arg in others if _is_override(arg)}
+    keys = {override_key(arg) for arg in others if _is_override(arg)}
     added = [*run_overrides(run_dir), "hydra.mode=RUN"]
     if KEY not in keys:
         added.append(f"{KEY}={saved_model(run_dir)}")
-    added = [override for override in added if _key(override) not in keys]
+    added = [override for override in added if override_key(override) not in keys]
     at = places[0]  # in place of run_dir=, so the flags stay where they were among the overrides
     return others[:at] + added + others[at:]
 

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn_bench.sweep_size import override_key
+
 FORGET = "task.forget"
 # conf/setting/as_given.yaml: Table 1's grid on the dataset and task given on the command line
 AS_GIVEN = "as_given"
@@ -16,11 +18,6 @@ AS_GIVEN = "as_given"
 # point at another config than the package's
 NO_GRID_FLAGS = ("-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "-sc", "--shell-completion",
                  "-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir", "--experimental-rerun")
-
-
-def override_key(override: str) -> str:
-    """`+task.forget=cat` -> `task.forget`."""
-    return override.partition("=")[0].lstrip("+~")
 
 
 def command_line_value(root: DictConfig, key: str) -> str | None:

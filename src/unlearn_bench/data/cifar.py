@@ -48,7 +48,7 @@ def load_cifar10(root: str | Path, download: bool = False, cache_dir: str | Path
     cifar-10-batches-py/, or from an image-folder tree `{train,test}/<class>/*.jpg` (root or root/cifar10)."""
     tree = _tree(CIFAR10, Path(root), "cifar10")
     if tree is not None:
-        return _load_tree(tree, "cifar10", CIFAR10_CLASSES, cache_dir)
+        return _load_tree(tree, CIFAR10, "cifar10", CIFAR10_CLASSES, cache_dir)
     folder = _locate(CIFAR10, Path(root), download)
     classes = _names(folder / CIFAR10.meta["filename"], "label_names")
 
@@ -70,10 +70,11 @@ def _tree(tv_class: type, root: Path, name: str) -> Path | None:
     return next((c for c in (root, root / name) if has_split_folders(c)), None)
 
 
-def _load_tree(tree: Path, name: str, classes: list[str], cache_dir: str | Path | None) -> DatasetBundle:
+def _load_tree(tree: Path, tv_class: type, name: str, classes: list[str],
+               cache_dir: str | Path | None) -> DatasetBundle:
     bundle = load_image_folder(tree, name=name, load_size=32, cache_dir=cache_dir)
     if bundle.classes != classes:
-        title = {"cifar10": "CIFAR-10"}.get(name, "CIFAR-100")
+        title = _TITLES[tv_class]
         unknown = sorted(set(bundle.classes) - set(classes))
         missing = sorted(set(classes) - set(bundle.classes))
         found = (f"class folders {bundle.classes}" if len(classes) <= 10 else
@@ -92,7 +93,7 @@ def load_cifar100(root: str | Path, download: bool = False, cache_dir: str | Pat
     cifar-100-python/, or from a tree `{train,test}/<fine class>/*.jpg` (root or root/cifar100)."""
     tree = _tree(CIFAR100, Path(root), "cifar100")
     if tree is not None:
-        return _load_tree(tree, "cifar100", CIFAR100_CLASSES, cache_dir)
+        return _load_tree(tree, CIFAR100, "cifar100", CIFAR100_CLASSES, cache_dir)
     data = _read_cifar100(Path(root), download)
     train, test = (ImageSplit(images, torch.from_numpy(fine)) for images, fine, _ in data["splits"])
     return DatasetBundle("cifar100", train, test, data["fine_names"], source=data["folder"])
@@ -103,7 +104,7 @@ def load_cifar20(root: str | Path, download: bool = False, cache_dir: str | Path
     From a tree of fine-class folders (as load_cifar100) the coarse labels are the standard hierarchy's."""
     tree = _tree(CIFAR100, Path(root), "cifar100")
     if tree is not None:
-        fine = _load_tree(tree, "cifar100", CIFAR100_CLASSES, cache_dir)
+        fine = _load_tree(tree, CIFAR100, "cifar100", CIFAR100_CLASSES, cache_dir)
         return replace(with_superclasses(fine, CIFAR100_SUPERCLASSES), name="cifar20", aliases=dict(CIFAR20_ALIASES))
     data = _read_cifar100(Path(root), download)
     train, test = (

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.gradient import GradientMethod, Phase
+from unlearn_bench.methods.loops import cross_entropy_loss
 
 LAYERS = (nn.Conv2d, nn.Linear)
 NORMS = (nn.modules.batchnorm._BatchNorm,)
@@ -44,10 +44,6 @@ def reinitialise(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def cross_entropy(model: nn.Module, batch) -> torch.Tensor:
-    return F.cross_entropy(model(batch[0]), batch[1])
-
-
 class LastLayers(GradientMethod):
     """The last `k` layers (last_layers) trained for `epochs` on the retain set with its training
     augmentation, batch 64, the whole model in train mode (the frozen BatchNorms keep updating their
@@ -74,7 +70,7 @@ class LastLayers(GradientMethod):
         return model
 
     def phases(self, ctx: UnlearnContext) -> list[Phase]:
-        return [Phase("retain", "retain_train_set", self.epochs, self.batch_size, cross_entropy, train_mode=True)]
+        return [Phase("retain", "retain_train_set", self.epochs, self.batch_size, cross_entropy_loss, train_mode=True)]
 
     def settings(self) -> dict:
         return {"k": self.k, "epochs": self.epochs, "batch_size": self.batch_size, "layers": self.layers,

@@ -14,7 +14,7 @@ from torch.utils.data import Subset
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.gradient import GradientMethod, Phase
-from unlearn_bench.methods.last_layers import cross_entropy
+from unlearn_bench.methods.loops import cross_entropy_loss
 
 
 def small_gradient_mask(weight: torch.Tensor, grad: torch.Tensor, share: float) -> torch.Tensor:
@@ -74,7 +74,7 @@ class MaskedSmallGradients(GradientMethod):
         return model
 
     def phases(self, ctx: UnlearnContext) -> list[Phase]:
-        return [Phase("finetune", "retain_set", self.epochs, self.batch_size, cross_entropy, train_mode=True)]
+        return [Phase("finetune", "retain_set", self.epochs, self.batch_size, cross_entropy_loss, train_mode=True)]
 
     def finish(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         for hook in self.hooks:

@@ -16,7 +16,13 @@ from unlearn_bench.metrics.evaluate import SPLITS, predict
 from unlearn_bench.metrics.reference_memo import fingerprint
 from unlearn_bench.metrics.relearn import RelearnConfig, relearn_steps
 from unlearn_bench.metrics.rmia import label_probability, rmia_attack
-from unlearn_bench.metrics.shadows import ULiRAConfig, make_pool, shadow_models, ulira_attack
+from unlearn_bench.metrics.shadows import (
+    ULiRAConfig,
+    candidate_outputs,
+    make_pool,
+    shadow_models,
+    ulira_attack,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,34 +93,35 @@ def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, tor
         log.info("U-LiRA: %d shadow models on %d forget + %d never-trained samples",
                  len(pool.in_masks), len(pool.forget), len(pool.heldout))
         shadows = shadow_models(exp, store, material, exp.split, pool, ulira_cfg)
-        out["ulira"] = ulira_attack(models, shadows, exp, pool, ulira_cfg, device, batch_size)
+        # one forward pass of each model over the candidates serves both attacks
+        targets = {role: candidate_outputs(m, exp, pool, device, batch_size) for role, m in models.items()}
+        references = [candidate_outputs(m, exp, pool, device, batch_size) for m in shadows]
+        out["ulira"] = ulira_attack(targets, references, pool, ulira_cfg)
         if rmia["enabled"]:
-            out["rmia"] = rmia_lens(models, shadows, exp, pool, int(rmia["population"]), ulira_cfg.seed, device,
-                                    batch_size)
+            out["rmia"] = rmia_lens(models, shadows, targets, references, exp, pool, int(rmia["population"]),
+                                    ulira_cfg.seed, device, batch_size)
     return out
 
 
-def rmia_lens(models: dict, shadows: list, exp, pool, population: int, seed: int, device, batch_size: int) -> dict:
-    """RMIA on U-LiRA's candidates, its shadows the reference models, against `population` test samples
-    outside the pool (never trained on by any model)."""
+def rmia_lens(models: dict, shadows: list, targets: dict, references: list, exp, pool, population: int, seed: int,
+              device, batch_size: int) -> dict:
+    """RMIA on U-LiRA's candidates (`targets`, `references`: each model's candidate_outputs), its
+    shadows the reference models, against `population` test samples outside the pool (never trained
+    on by any model)."""
     if population < 1:
         raise UnlearnBenchError(f"lenses.rmia.population must be ≥ 1, got {population}.")
     split = exp.split
     outside = np.setdiff1d(np.r_[split.test_retain_idx, split.test_forget_idx], pool.heldout)
     rng = np.random.default_rng(seed + 1)
     z_idx = np.sort(rng.choice(outside, size=min(population, len(outside)), replace=False))
-    candidates = [exp.dataset("train", pool.forget), exp.dataset("test", pool.heldout)]
     population_set = exp.dataset("test", z_idx)
 
-    def probabilities(model):
-        x = [predict(model, s, device, batch_size) for s in candidates]
-        z = predict(model, population_set, device, batch_size)
-        return (label_probability(torch.cat([o[0] for o in x]), torch.cat([o[1] for o in x])),
-                label_probability(*z))
+    def probabilities(model, candidates):
+        return label_probability(*candidates), label_probability(*predict(model, population_set, device, batch_size))
 
-    refs = [probabilities(m) for m in shadows]
-    return rmia_attack({role: probabilities(m) for role, m in models.items()}, np.stack([r[0] for r in refs]),
-                       pool.in_masks, np.stack([r[1] for r in refs]), pool.is_member)
+    refs = [probabilities(m, c) for m, c in zip(shadows, references, strict=True)]
+    return rmia_attack({role: probabilities(m, targets[role]) for role, m in models.items()},
+                       np.stack([r[0] for r in refs]), pool.in_masks, np.stack([r[1] for r in refs]), pool.is_member)
 
 
 def lens_columns(lenses: dict, task: str, role: str = "unlearned") -> dict[str, float | None]:

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.challenge import bucket_points, challenge_score, logit_scaled_confidence
 from unlearn_bench.metrics.evaluate import predict
 from unlearn_bench.metrics.klom import klom, margins, summary
-from unlearn_bench.metrics.shadows import _digest
-from unlearn_bench.training.module import fit_classifier
+from unlearn_bench.metrics.shadows import _digest, train_reference
 
 log = logging.getLogger(__name__)
 SOURCES = ("unlearning_seeds", "originals")
@@ -51,22 +50,9 @@ class PopulationConfig:
                                     f"{self.unlearned_from!r}.")
 
 
-def _seeded(exp, seed: int) -> Callable[[], torch.nn.Module]:
-    def build_model():
-        torch.manual_seed(seed)
-        return exp.build_model()
-
-    return build_model
-
-
 def _store_trained(exp, store, material: dict, train_idx, val_idx, seed: int, name: str):
-    recipe = build(exp.cfg.training)
-
-    def fit(net):
-        return fit_classifier(net, exp.dataset("train", train_idx, train_transform=True), exp.dataset("val", val_idx),
-                              recipe, exp.cfg.trainer, seed, name=name, from_scratch=True)
-
-    return store.get_or_train(material, _seeded(exp, seed), fit)
+    return train_reference(exp, store, material, exp.dataset("train", train_idx, train_transform=True),
+                           exp.dataset("val", val_idx), seed, name)
 
 
 def retrained_models(exp, store, material: dict, split, cfg: PopulationConfig, offset: int = 0) -> list:

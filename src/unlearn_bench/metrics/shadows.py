@@ -81,9 +81,23 @@ def make_pool(split, cfg: ULiRAConfig) -> Pool:
     return Pool(forget, heldout, np.stack(masks))
 
 
+def train_reference(exp, store, material: dict, train_set, val_set, seed: int, name: str):
+    """A model of the run's architecture and recipe, initialised and trained from `seed` on `train_set`
+    (epochs selected on `val_set`): from `store`, or trained and stored. (model, store record)"""
+    recipe = build(exp.cfg.training)
+
+    def build_model():
+        torch.manual_seed(seed)
+        return exp.build_model()
+
+    def fit(net):
+        return fit_classifier(net, train_set, val_set, recipe, exp.cfg.trainer, seed, name=name, from_scratch=True)
+
+    return store.get_or_train(material, build_model, fit)
+
+
 def shadow_models(exp, store, material: dict, split, pool: Pool, cfg: ULiRAConfig) -> list[torch.nn.Module]:
     """The 2·shadow_pairs shadows, from `store` or trained (progress logged by the trainer)."""
-    recipe = build(exp.cfg.training)
     outside_pool = np.setdiff1d(split.forget_idx, pool.forget)
     base = {k: v for k, v in material.items() if k != "seed"}
     models = []
@@ -94,33 +108,28 @@ def shadow_models(exp, store, material: dict, split, pool: Pool, cfg: ULiRAConfi
         label = f"U-LiRA shadow {i + 1}/{len(pool.in_masks)}"
         train_set = ConcatDataset([exp.dataset("train", train_idx, train_transform=True),
                                    exp.dataset("test", in_heldout, train_transform=True)])
-
-        def build_shadow(seed=shadow_seed):
-            torch.manual_seed(seed)
-            return exp.build_model()
-
-        def fit(net, train_set=train_set, seed=shadow_seed, name=label):
-            return fit_classifier(net, train_set, exp.dataset("val"), recipe, exp.cfg.trainer, seed, name=name,
-                                  from_scratch=True)
-
         shadow_material = {**base, "role": "ulira_shadow", "seed": shadow_seed, "train": _digest(train_idx),
                            "test_in": _digest(in_heldout)}
-        models.append(store.get_or_train(shadow_material, build_shadow, fit)[0])
+        models.append(train_reference(exp, store, shadow_material, train_set, exp.dataset("val"), shadow_seed,
+                                      label)[0])
     return models
 
 
-def ulira_attack(targets: dict[str, torch.nn.Module], shadows: list[torch.nn.Module], exp, pool: Pool,
-                 cfg: ULiRAConfig, device: torch.device, batch_size: int = 256) -> dict:
-    """Attack metrics (%) per target model: forget samples (members) vs never-trained samples."""
-    sets = [exp.dataset("train", pool.forget), exp.dataset("test", pool.heldout)]
+def candidate_outputs(model: torch.nn.Module, exp, pool: Pool, device: torch.device,
+                      batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of the pool's candidates: its forget samples, then its never-trained ones."""
+    outputs = [predict(model, s, device, batch_size)
+               for s in (exp.dataset("train", pool.forget), exp.dataset("test", pool.heldout))]
+    return torch.cat([o[0] for o in outputs]), torch.cat([o[1] for o in outputs])
 
-    def phi(model):
-        outputs = [predict(model, s, device, batch_size) for s in sets]
-        return logit_confidence(torch.cat([o[0] for o in outputs]), torch.cat([o[1] for o in outputs]))
 
-    shadow_phi = np.stack([phi(m) for m in shadows])
+def ulira_attack(targets: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 shadows: list[tuple[torch.Tensor, torch.Tensor]], pool: Pool, cfg: ULiRAConfig) -> dict:
+    """Attack metrics (%) per target model, from each model's candidate_outputs: forget samples
+    (members) vs never-trained samples."""
+    shadow_phi = np.stack([logit_confidence(*outputs) for outputs in shadows])
     out = {"n_shadows": len(shadows), "n_forget": len(pool.forget), "n_heldout": len(pool.heldout)}
-    for role, model in targets.items():
-        scores = likelihood_ratio(phi(model), shadow_phi, pool.in_masks, cfg.fixed_variance)
+    for role, outputs in targets.items():
+        scores = likelihood_ratio(logit_confidence(*outputs), shadow_phi, pool.in_masks, cfg.fixed_variance)
         out[role] = attack_metrics(scores, pool.is_member)
     return out
