@@ -34,11 +34,13 @@ from unlearn_bench.models.checkpoint import (
 )
 from unlearn_bench.pipeline import (
     Experiment,
+    forget_split,
     gold_material,
     load_data,
     resolve_device,
     run_identity,
     scorer,
+    split_record,
     split_sets,
 )
 from unlearn_bench.protocol import check_protocol
@@ -96,14 +98,15 @@ def evaluate_saved(cfg: DictConfig) -> dict:
     check_protocol(cfg.protocol.name)
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
-    split = task.split(data)
+    store = ModelStore(Path(cfg.paths.cache_dir) / "models")
+    split = forget_split(cfg, task, data, store, device)  # a scored selection reads its models from the store
     exp = Experiment(cfg, data, split)
     path = str(cfg.model_file)
     model = load_weights(exp.build_model(), load_state_dict_file(path, KEY), path, KEY)
     card = saved_card(path)
     _check_card(card, {"dataset": cfg.dataset.name, "task": split.task, "forget": split.target, "seed": cfg.seed})
     score = scorer(cfg, split_sets(exp, split), device, build(cfg.training))
-    references = reference_models(exp, ModelStore(Path(cfg.paths.cache_dir) / "models"))
+    references = reference_models(exp, store)
     metrics = {"unlearned": score(model), **{role: score(net) for role, (net, _) in references.items()}}
     columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
     record = {
@@ -113,6 +116,7 @@ def evaluate_saved(cfg: DictConfig) -> dict:
         **run_identity(cfg, split),
         "metrics": metrics,
         "paper_columns": columns,
+        "split": split_record(split),
         "models": {role: info for role, (_, info) in references.items()},
         "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": versions(),

@@ -65,4 +65,6 @@ def config_identity(cfg: DictConfig, role: str) -> dict | None:
     if role == "gold":
         task = OmegaConf.to_container(cfg.task, resolve=True)
         identity["forget"] = {k: v for k, v in task.items() if k != "requests"}
+        if (task.get("selection") or {}).get("by", "uniform") == "uniform":  # the keys of earlier gold models stay
+            identity["forget"].pop("selection", None)
     return identity

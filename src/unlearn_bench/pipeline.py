@@ -27,6 +27,13 @@ from unlearn_bench.interrupts import FinalWrite
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.retrain import Retrain
+from unlearn_bench.metrics.difficulty import (
+    centroid_distances,
+    embeddings,
+    entanglement_score,
+    sample_memorization,
+)
+from unlearn_bench.metrics.difficulty import summary as difficulty_summary
 from unlearn_bench.metrics.evaluate import (
     SPLITS,
     metrics_from_outputs,
@@ -194,6 +201,31 @@ def train_models(exp: Experiment, store: ModelStore, material: dict, gold: bool 
                                                          identity=gold_identity)
 
 
+def forget_split(cfg: DictConfig, task, data: PreparedData, store: ModelStore, device: torch.device, *,
+                 logger=None) -> ForgetSplit:
+    """`task`'s forget split of `data`; a scored selection (task.selection, data/selection.py) first
+    computes its difficulty scores from models (metrics/difficulty.py) and records how it chose."""
+    selection = getattr(task, "selection", None)
+    if selection is None or not selection.scored:
+        return task.split(data)
+    exp = Experiment(cfg, data, None)
+    material = exp.material()
+    log.info("task.selection: %s scores of the %d training samples…", selection.by, len(data.train))
+    _, (original, _), _ = train_models(exp, store, material, gold=False, logger=logger)
+    features = embeddings(original, exp.dataset("train"), device, cfg.eval_batch_size)
+    if selection.by == "memorization":
+        scores = sample_memorization(exp, store, material, selection, device, cfg.eval_batch_size)
+    else:
+        scores = centroid_distances(features)
+    split = task.split(data, scores)
+    record = {"by": selection.by, "level": selection.level, "seed": selection.seed,
+              **({"models": selection.models} if selection.by == "memorization" else {}),
+              "scores": difficulty_summary(scores, split.forget_idx),
+              "entanglement_score": entanglement_score(features[split.forget_idx], features[split.retain_idx]),
+              "forget_scores": [round(float(v), 6) for v in scores[split.forget_idx]]}
+    return replace(split, selection=record)
+
+
 def split_sets(exp: Experiment, split: ForgetSplit) -> dict[str, ImageDataset]:
     """The evaluated splits of a forget request (no augmentation); the validation sides serve searches."""
     return {
@@ -275,6 +307,13 @@ def evaluation_context(cfg: DictConfig, material: dict, split: ForgetSplit, devi
                        OmegaConf.to_container(cfg.trainer, resolve=True))
 
 
+def split_record(split: ForgetSplit) -> dict:
+    """The sizes of a forget split's sides, and how a scored selection chose its forget set."""
+    sizes = {"forget_train": len(split.forget_idx), "retain_train": len(split.retain_idx),
+             "forget_test": len(split.test_forget_idx), "retain_test": len(split.test_retain_idx)}
+    return {**sizes, "selection": split.selection} if split.selection is not None else sizes
+
+
 def run_identity(cfg: DictConfig, split: ForgetSplit) -> dict:
     """What a results record is about: the keys the report groups runs by."""
     return {"dataset": cfg.dataset.name, "model": cfg.model.name, "architecture": architecture(cfg.model),
@@ -322,12 +361,12 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     population, use_challenge, use_klom = population_config(cfg.get("lenses"))  # checked before any training
     device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
-    split = task.split(data)
+    cache = Path(cfg.paths.cache_dir)
+    store = ModelStore(cache / "models")
+    split = forget_split(cfg, task, data, store, device, logger=tracker.logger)
     log.info(split.describe())
     exp = Experiment(cfg, data, split)
-    cache = Path(cfg.paths.cache_dir)
     material = exp.material()
-    store = ModelStore(cache / "models")
     recipe, (original, original_info), (gold, gold_info) = train_models(exp, store, material, logger=tracker.logger,
                                                                         gold_identity=config_identity(cfg, "gold"))
 
@@ -383,8 +422,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
         },
         "method_report": method.report,
         "warnings": warnings,
-        "split": {"forget_train": len(split.forget_idx), "retain_train": len(split.retain_idx),
-                  "forget_test": len(split.test_forget_idx), "retain_test": len(split.test_retain_idx)},
+        "split": split_record(split),
         "models": {"original": original_info, "gold": gold_info},
         "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": versions(),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from unlearn_bench.data.prepare import PreparedData
+from unlearn_bench.data.selection import Selection, select_by_score
 from unlearn_bench.errors import UnlearnBenchError
 
 
@@ -22,6 +24,7 @@ class ForgetSplit:
     test_retain_idx: np.ndarray
     val_retain_idx: np.ndarray
     forget_classes: tuple[int, ...] = ()
+    selection: dict | None = field(default=None, compare=False)  # how a scored selection chose the forget set
 
     def describe(self) -> str:
         return (
@@ -108,23 +111,40 @@ class SubclassTask:
 
 @dataclass
 class RandomTask:
-    """Forget n_forget training samples drawn uniformly (seeded); the test split stays whole."""
+    """Forget n_forget training samples: drawn uniformly (seeded), or chosen by a difficulty score
+    (`selection`, data/selection.py; the scores come from models, pipeline.forget_split); the test
+    split stays whole."""
 
     n_forget: int = 100
     seed: int = 0
     name: str = "random"
     requests: int = 1  # > 1: that many disjoint draws of n_forget samples, forgotten in turn
+    selection: Selection | Mapping | None = None
 
-    def split(self, data: PreparedData) -> ForgetSplit:
+    def __post_init__(self):
+        if not isinstance(self.selection, Selection):
+            self.selection = Selection(**dict(self.selection or {}))
+        if self.selection.scored and self.requests > 1:
+            raise UnlearnBenchError(
+                f"task.selection.by={self.selection.by} chooses one forget set by its score; sequential requests "
+                "(task.requests > 1) draw uniformly: set task.selection.by=uniform or task.requests=1.")
+
+    def split(self, data: PreparedData, scores: np.ndarray | None = None) -> ForgetSplit:
         n_train = len(data.train)
         if not 0 < self.n_forget < n_train:
             raise UnlearnBenchError(
                 f"task.n_forget must lie in 1..{n_train - 1} (the training split has {n_train} "
                 f"samples), got {self.n_forget}."
             )
-        rng = np.random.default_rng(self.seed)
         mask = np.zeros(n_train, dtype=bool)
-        mask[rng.choice(n_train, size=self.n_forget, replace=False)] = True
+        if self.selection.scored:
+            if scores is None or len(scores) != n_train:
+                raise UnlearnBenchError(f"task.selection.by={self.selection.by} needs one score per training sample "
+                                        "(pipeline.forget_split computes them).")
+            mask[select_by_score(scores, self.n_forget, self.selection.level, self.selection.seed)] = True
+        else:
+            rng = np.random.default_rng(self.seed)
+            mask[rng.choice(n_train, size=self.n_forget, replace=False)] = True
         none_val = np.zeros(len(data.val), dtype=bool)
         none_test = np.zeros(len(data.test), dtype=bool)
-        return _split_by_mask(self.name, f"{self.n_forget} random samples", data, mask, none_val, none_test)
+        return _split_by_mask(self.name, self.selection.describe(self.n_forget), data, mask, none_val, none_test)
