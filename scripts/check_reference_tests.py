@@ -43,6 +43,13 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("msg kept gradient 1", "src/unlearn_bench/methods/msg.py", 'scale = torch.where(mask, 1.0, self.kept_gradient)', 'scale = torch.where(mask, 1.0, 1.0)', "msg_reinitialises"),
  ("msg largest gradients", "src/unlearn_bench/methods/msg.py", 'torch.topk(-grad.abs().view(-1), k=count)', 'torch.topk(grad.abs().view(-1), k=count)', "msg_reinitialises"),
  ("msg forget descent", "src/unlearn_bench/methods/msg.py", '(-F.cross_entropy(model(x), y)).backward()', 'F.cross_entropy(model(x), y).backward()', "msg_reinitialises"),
+ ("sfron mask off", "src/unlearn_bench/methods/sfron.py", 'p.grad.mul_(masks[name])', 'pass', "sfron"),
+ ("sfron plain ascent", "src/unlearn_bench/methods/sfron.py", 'coef = 1.0 / (losses.detach().pow(lambd) + EPS)', 'coef = torch.ones_like(losses)', "sfron"),
+ ("sfron mask train mode", "src/unlearn_bench/methods/sfron.py", '    model.eval()\n    params = dict', '    model.train()\n    params = dict', "sfron"),
+ ("sfron steps in eval", "src/unlearn_bench/methods/sfron.py", '            model.train()\n', '            model.eval()\n', "sfron"),
+ ("sfron no clipping", "src/unlearn_bench/methods/sfron.py", 'nn.utils.clip_grad_norm_(params, self.clip_grad_norm)', 'pass', "sfron"),
+ ("sfron constant alpha", "src/unlearn_bench/methods/sfron.py", 'return alpha * (1 + math.cos(math.pi * t / iterations)) / 2', 'return alpha', "sfron"),
+ ("sfron no augmentation", "src/unlearn_bench/methods/sfron.py", 'forget = ctx.forget_train_set if self.augment else ctx.forget_set', 'forget = ctx.forget_set', "sfron"),
  ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
 ]
 

@@ -66,6 +66,7 @@ def build_context(root: Path, task: str = "class", seed: int = 0) -> UnlearnCont
         importance_material={"original": "method-tests", "task": task},
         val_set=dataset("val", split.val_retain_idx),
         forget_train_set=dataset("train", split.forget_idx),
+        retain_train_set=dataset("train", split.retain_idx),
         retain_targets=data.train.targets.numpy()[split.retain_idx],
         trainer_cfg=OmegaConf.create(TRAINER),
         task=split.task,

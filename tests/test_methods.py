@@ -4,6 +4,7 @@ accuracy, leaves the original untouched and repeats itself exactly under the sam
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import fields, replace
 
 import numpy as np
@@ -32,6 +33,7 @@ from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB
+from unlearn_bench.methods.sfron import SFROn
 from unlearn_bench.methods.ssd import ASSD, LFSSD, SSD
 from unlearn_bench.methods.ssd_rules import assd_percentile
 from unlearn_bench.methods.unsir import UNSIR, first_per_class
@@ -55,16 +57,24 @@ METHODS = {
     "l1_sparse": lambda: L1Sparse(lr=0.05),  # at lr 0.01 this model keeps the forget class at 98 %
     "neggrad_plus": lambda: NegGradPlus(),
     "jit": lambda: JiT(),
+    "sfron": lambda: _sfron(),  # the authors' defaults; random forgetting only (30 random samples)
 }  # retrain (reset=all) is the gold model, produced by the pipeline: test_context.py, test_cli.py
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
            "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk,
-           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding, "iu": InfluenceUnlearning, "msg": MaskedSmallGradients}
+           "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding, "iu": InfluenceUnlearning, "msg": MaskedSmallGradients,
+           "sfron": SFROn}
+RANDOM_ONLY = {"sfron"}  # methods defined for random forgetting alone run on the random context
 
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _sfron() -> SFROn:
+    return SFROn(functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=5e-4),
+                 functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=1500))
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +85,28 @@ def ctx(tmp_path_factory, one_thread):
 
 
 @pytest.fixture(scope="module")
-def results(ctx):
+def random_ctx(tmp_path_factory, one_thread):
+    context = build_context(tmp_path_factory.mktemp("methods_random"), task="random")
+    context.snapshot = {k: v.clone() for k, v in context.original.state_dict().items()}
+    return context
+
+
+@pytest.fixture(scope="module")
+def ctx_of(ctx, random_ctx):
+    """name -> the context its method runs on: the class one, or the random one for RANDOM_ONLY."""
+    return lambda name: random_ctx if name in RANDOM_ONLY else ctx
+
+
+@pytest.fixture(scope="module")
+def results(ctx_of):
     """name -> (method, unlearned model), computed on first use."""
     cache = {}
 
     def get(name: str):
         if name not in cache:
             method = METHODS[name]()
-            cache[name] = method, method.unlearn(copy.deepcopy(ctx.original), ctx.for_method(method))
+            context = ctx_of(name)
+            cache[name] = method, method.unlearn(copy.deepcopy(context.original), context.for_method(method))
         return cache[name]
 
     return get
@@ -93,7 +117,8 @@ def same_state(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_changes_parameters(name, results, ctx):
+def test_changes_parameters(name, results, ctx_of):
+    ctx = ctx_of(name)
     method, model = results(name)
     changed = [n for n, p in model.named_parameters() if not torch.equal(p.cpu(), ctx.snapshot[n])]
     assert changed, f"{name} left every parameter as it was"
@@ -101,7 +126,8 @@ def test_changes_parameters(name, results, ctx):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_lowers_forget_accuracy(name, results, ctx):
+def test_lowers_forget_accuracy(name, results, ctx_of):
+    ctx = ctx_of(name)
     _, model = results(name)
     before = accuracy(ctx.original, ctx.forget_set)
     after = accuracy(model.cpu(), ctx.forget_set)
@@ -109,7 +135,8 @@ def test_lowers_forget_accuracy(name, results, ctx):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_leaves_original_untouched(name, results, ctx):
+def test_leaves_original_untouched(name, results, ctx_of):
+    ctx = ctx_of(name)
     results(name)
     assert same_state(ctx.original.state_dict(), ctx.snapshot)
     assert not ctx.original.training
@@ -117,7 +144,8 @@ def test_leaves_original_untouched(name, results, ctx):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_same_seed_same_result(name, results, ctx):
+def test_same_seed_same_result(name, results, ctx_of):
+    ctx = ctx_of(name)
     _, first = results(name)
     method = METHODS[name]()
     second = method.unlearn(copy.deepcopy(ctx.original), ctx.for_method(method))
@@ -141,7 +169,7 @@ def test_data_used_is_declared():
     assert set(BadTeacher.data_used) == set(Amnesiac.data_used) == {"forget", "retain"}
     assert "retain" not in SSD.data_used
     assert JiT.data_used == ("forget",) and L1Sparse.data_used == ("retain",)
-    assert all(set(m.data_used) == {"forget", "retain"} for m in (SCRUB, SalUn, RandomLabel, NegGradPlus))
+    assert all(set(m.data_used) == {"forget", "retain"} for m in (SCRUB, SalUn, RandomLabel, NegGradPlus, SFROn))
 
 
 def test_unsir_noise_count_and_shape(results, ctx):
@@ -180,6 +208,13 @@ def test_unsir_refuses_random_forgetting_through_run(make_cfg):
         run(make_cfg("method=unsir", "task=random"))
     message = str(err.value)
     assert "unsir" in message and "random" in message and "class, subclass" in message
+
+
+def test_sfron_refuses_class_forgetting_through_run(make_cfg):
+    with pytest.raises(UnlearnBenchError) as err:
+        run(make_cfg("method=sfron", "task=class"))
+    message = str(err.value)
+    assert "sfron" in message and "class forgetting" in message and "supports: random" in message
 
 
 def test_amnesiac_labels_are_wrong_and_cover_the_other_classes():

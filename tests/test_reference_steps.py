@@ -48,6 +48,7 @@ from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.schedules import LinearUpDown
 from unlearn_bench.methods.scrub import SCRUB
+from unlearn_bench.methods.sfron import SFROn
 from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.methods.unsir import UNSIR, learn_noise
 
@@ -649,3 +650,62 @@ def test_msg_reinitialises_the_smallest_gradient_conv_weights_and_damps_the_othe
             optimizer.step()
     assert_same_state(model, ref)
     assert method.report["reinitialised_weights"] == 2
+
+
+def test_sfron_masks_clips_and_interleaves_adaptive_ascent_with_retain_steps():
+    """K1nght/Unified-Unlearning-w-Remain-Geometry Classification/unlearn/sfron.py: the forget and the
+    remain "Fisher" (Σ_batches grad² / len(loader) of the mean CE, model.eval(), on the training loaders),
+    mask (F_f + 1e-15) / (F_r + 1e-15) ≥ th; then per step t, model.train(): if t % forget_freq == 0
+    one SGD step on −α_t·AdaptiveLoss (c = 1 / (ℓ^λ + 1e-15) detached, (c / Σc)·ℓ·N then mean), the
+    gradients × mask, clip_grad_norm over all parameters; then one step of the same SGD on the mean CE of
+    the next remain batch; both loaders cycled; CosineAnnealingLR(T_max = n_iters) stepped after both."""
+    forget = Samples([[1.1, 0.4], [0.7, -0.3], [1.3, 0.2], [0.9, 0.6]], [0, 0, 0, 0])
+    retain = Samples([[-0.9, 0.4], [0.3, 1.0], [-0.5, -0.8], [0.6, 0.6], [-0.7, 0.3], [0.2, -1.2]], RETAIN_Y)
+    ctx = context(task="random", forget_train_set=forget, retain_train_set=retain)
+    iterations, every, alpha, lambd, clip = 8, 2, 25.0, 0.5, 7.0
+    method = SFROn(functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=5e-4),
+                   functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=iterations),
+                   iterations=iterations, forget_every=every, alpha=alpha, lambd=lambd, threshold=1.0,
+                   clip_grad_norm=clip, batch_size=2)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+
+    ref = copy.deepcopy(ctx.original)
+    forget_batches, retain_batches = batches(forget, 2), batches(retain, 2)
+
+    def fisher(loader):
+        ref.eval()
+        total = {n: 0 for n, _ in ref.named_parameters()}
+        for x, y in loader:
+            ref.zero_grad()
+            F.cross_entropy(ref(x), y).backward()
+            for n, p in ref.named_parameters():
+                total[n] = total[n] + p.grad.detach() ** 2 / len(loader)
+        return total
+
+    f_forget, f_retain = fisher(forget_batches), fisher(retain_batches)
+    mask = {n: (f_forget[n] + 1e-15) / (f_retain[n] + 1e-15) >= 1.0 for n in f_forget}
+    assert any(not bool(m.all()) for m in mask.values()) and any(bool(m.any()) for m in mask.values())
+    optimizer = sgd(ref, 0.01, 0.9, 5e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=iterations)
+    forget_iter, retain_iter = itertools.cycle(forget_batches), itertools.cycle(retain_batches)
+    clipped = 0
+    for t in range(iterations):
+        ref.train()
+        if t % every == 0:
+            x, y = next(forget_iter)
+            a_t = alpha * (1 + np.cos(np.pi * t / iterations)) / 2
+            optimizer.zero_grad()
+            losses = F.cross_entropy(ref(x), y, reduction="none")
+            coef = 1 / (torch.pow(losses.detach().clone(), lambd) + 1e-15)
+            (a_t * -((coef / coef.sum()) * losses * x.shape[0]).mean()).backward()
+            for n, p in ref.named_parameters():
+                p.grad *= mask[n]
+            clipped += float(torch.nn.utils.clip_grad_norm_(ref.parameters(), clip)) > clip
+            optimizer.step()
+        x, y = next(retain_iter)
+        optimizer.zero_grad()
+        F.cross_entropy(ref(x), y).backward()
+        optimizer.step()
+        scheduler.step()
+    assert clipped  # the clipping bites on at least one forget step
+    assert_same_state(model, ref)
