@@ -1,6 +1,7 @@
 """Does each reference test catch a change of its method's defining step? Applies one mutation at a
 time to the source (train/eval mode, a loss term, a reduction, a mask, the accumulation, a batch
-size...), runs the matching tests of tests/test_reference_steps.py, and puts the source back.
+size...), runs the matching tests of tests/test_reference_steps.py (or the file a mutation names), and puts
+the source back.
 
     .venv/bin/python scripts/check_reference_tests.py     # from the repository root; about 2 minutes
 """
@@ -11,7 +12,7 @@ import pathlib
 import subprocess
 import sys
 
-MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that must fail)
+MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that must fail[, its test file])
  ("neggrad eval->train", "src/unlearn_bench/methods/neggrad_plus.py", 'train_mode=self.model_mode == "train"', 'train_mode=True', "neggrad"),
  ("neggrad no pull", "src/unlearn_bench/methods/neggrad_plus.py", 'pull = l2_pull(m, start, decay) if decay else 0.0', 'pull = 0.0', "neggrad"),
  ("jit zero each step", "src/unlearn_bench/methods/jit.py", '            if not self.accumulate_gradients:\n', '            if True:\n', "jit_sums"),
@@ -50,13 +51,20 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("sfron no clipping", "src/unlearn_bench/methods/sfron.py", 'nn.utils.clip_grad_norm_(params, self.clip_grad_norm)', 'pass', "sfron"),
  ("sfron constant alpha", "src/unlearn_bench/methods/sfron.py", 'return alpha * (1 + math.cos(math.pi * t / iterations)) / 2', 'return alpha', "sfron"),
  ("sfron no augmentation", "src/unlearn_bench/methods/sfron.py", 'forget = ctx.forget_train_set if self.augment else ctx.forget_set', 'forget = ctx.forget_set', "sfron"),
+ ("fcs softmax over forget", "src/unlearn_bench/methods/fcs.py", 'return -F.log_softmax(similarity, dim=-1).mean()', 'return -F.log_softmax(similarity, dim=0).mean()', "fcs_pulls"),
+ ("fcs kl elementwise mean", "src/unlearn_bench/methods/fcs.py", '1.0 / log_p.shape[-1]), reduction="batchmean")', '1.0 / log_p.shape[-1]), reduction="mean")', "fcs_pulls"),
+ ("fcs cosine per round", "src/unlearn_bench/methods/fcs.py", 'total_steps = len(forget_loader) * self.epochs', 'total_steps = self.epochs', "fcs_pulls"),
+ ("fcs uniform in eval", "src/unlearn_bench/methods/fcs.py", '        model.train()\n        run("uniform"', '        model.eval()\n        run("uniform"', "fcs_pulls"),
+ ("fcs retain lr unscaled", "src/unlearn_bench/methods/fcs.py", 'group["lr"] * self.batch_size / self.retain_lr_batch', 'group["lr"]', "fcs_pulls"),
+ ("rum groups to come forgotten early", "src/unlearn_bench/methods/rum.py", 'np.concatenate([kept, *still_to_come])', 'kept', "low_to_high", "tests/test_rum.py"),
+ ("rum high first", "src/unlearn_bench/methods/rum.py", 'zip(LEVELS, np.array_split(order, len(LEVELS))', 'zip(LEVELS[::-1], np.array_split(order, len(LEVELS))', "low_to_high", "tests/test_rum.py"),
  ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
 ]
 
 
 def main() -> int:
     missed = 0
-    for name, path, old, new, k in MUTATIONS:
+    for name, path, old, new, k, *test_file in MUTATIONS:
         file = pathlib.Path(path)
         source = file.read_text()
         if old not in source:
@@ -64,7 +72,8 @@ def main() -> int:
             return 2
         file.write_text(source.replace(old, new, 1))
         try:
-            result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_reference_steps.py", "-q",
+            tests = test_file[0] if test_file else "tests/test_reference_steps.py"
+            result = subprocess.run([sys.executable, "-m", "pytest", tests, "-q",
                                      "-p", "no:cacheprovider", "-k", k], capture_output=True, text=True)
         finally:
             file.write_text(source)

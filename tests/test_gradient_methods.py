@@ -189,11 +189,16 @@ def _grid(tmp_path, sweep: str, *overrides: str) -> list[dict]:
 
 
 def test_cli_multirun_of_the_later_methods_on_digits(tmp_path):
-    trained = _grid(tmp_path, "loops", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding,msg",
+    trained = _grid(tmp_path, "loops", "method=neggrad,cf_k,eu_k,boundary_shrink,boundary_expanding,msg,fcs",
                     "++method.epochs=1")
     records = {r["method"]: r for r in [*trained, *_grid(tmp_path, "iu", "method=iu")]}
-    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "iu", "msg", "neggrad"]
+    assert sorted(records) == ["boundary_expanding", "boundary_shrink", "cf_k", "eu_k", "fcs", "iu", "msg", "neggrad"]
     assert records["msg"]["method_report"]["reinitialised_weights"] > 0
+    assert records["fcs"]["data_read"] == ["forget", "retain"]
+    fcs = records["fcs"]["method_report"]
+    assert fcs["steps"]["forget"] == fcs["forget_schedule_steps"]
+    assert {stage: len(losses) for stage, losses in fcs["epoch_losses"].items()} == {"uniform": 1, "forget": 1,
+                                                                                     "retain": 1}
     assert records["neggrad"]["data_read"] == ["forget"] and records["cf_k"]["data_read"] == ["retain"]
     assert records["cf_k"]["method_report"]["layers"] == ["fc", "features.8", "features.7"]  # the cnn's k=2
     assert records["eu_k"]["method_report"]["reinitialised"] is True
@@ -203,7 +208,7 @@ def test_cli_multirun_of_the_later_methods_on_digits(tmp_path):
         "forget", "retain"]
     for name, record in records.items():
         assert record["timing"]["method_s"] > 0
-        assert name == "iu" or len(record["method_report"]["epoch_losses"]) == 1
+        assert name in ("iu", "fcs") or len(record["method_report"]["epoch_losses"]) == 1  # fcs: its 3 stages
 
 
 @pytest.mark.parametrize("cls", [BoundaryShrink, BoundaryExpanding])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
+from unlearn_bench.methods.rum import RUM
 
 from method_context import accuracy, build_context
 from unlearn_bench.data.forget import ForgetSplit
@@ -19,6 +20,7 @@ from unlearn_bench.methods.amnesiac import Amnesiac, random_wrong_labels
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink
+from unlearn_bench.methods.fcs import FCS
 from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import FisherForgetting
 from unlearn_bench.methods.influence import InfluenceUnlearning
@@ -58,13 +60,17 @@ METHODS = {
     "neggrad_plus": lambda: NegGradPlus(),
     "jit": lambda: JiT(),
     "sfron": lambda: _sfron(),  # the authors' defaults; random forgetting only (30 random samples)
+    "fcs": lambda: FCS(functools.partial(torch.optim.SGD, lr=5e-3, momentum=0.9),
+                       functools.partial(torch.optim.SGD, lr=3e-4, momentum=0.9),
+                       functools.partial(torch.optim.SGD, lr=1e-3, momentum=0.9, weight_decay=1e-2),
+                       functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, eta_min=1e-6)),
 }  # retrain (reset=all) is the gold model, produced by the pipeline: test_context.py, test_cli.py
 CLASSES = {"baseline": Baseline, "retrain": Retrain, "finetune": Finetune, "bad_teacher": BadTeacher,
            "amnesiac": Amnesiac, "unsir": UNSIR, "fisher": FisherForgetting, "ssd": SSD, "scrub": SCRUB,
            "salun": SalUn, "random_label": RandomLabel, "l1_sparse": L1Sparse, "neggrad_plus": NegGradPlus,
            "jit": JiT, "assd": ASSD, "lfssd": LFSSD, "neggrad": NegGrad, "cf_k": CFk, "eu_k": EUk,
            "boundary_shrink": BoundaryShrink, "boundary_expanding": BoundaryExpanding, "iu": InfluenceUnlearning, "msg": MaskedSmallGradients,
-           "sfron": SFROn}
+           "sfron": SFROn, "fcs": FCS, "rum": RUM}
 RANDOM_ONLY = {"sfron"}  # methods defined for random forgetting alone run on the random context
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from torch.utils.data import ConcatDataset
 
 from reference_setup import (
     CLASSES,
+    FORGET_X,
     RETAIN_Y,
     Samples,
     Tiny,
@@ -33,6 +35,7 @@ from unlearn_bench.methods.amnesiac import Amnesiac
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink
+from unlearn_bench.methods.fcs import FCS
 from unlearn_bench.methods.finetune import Finetune
 from unlearn_bench.methods.fisher import noise_distribution
 from unlearn_bench.methods.influence import InfluenceUnlearning
@@ -709,3 +712,40 @@ def test_sfron_masks_clips_and_interleaves_adaptive_ascent_with_retain_steps():
         scheduler.step()
     assert clipped  # the clipping bites on at least one forget step
     assert_same_state(model, ref)
+
+
+def test_fcs_pulls_the_forget_set_to_uniform_then_alternates_forget_rounds_and_retain_epochs():
+    """deepunlearn munl/unlearning/kgltop1.py (KGLTop1.unlearn): train mode throughout; one pass over
+    Df with KLDivLoss(batchmean)(log_softmax(out), uniform) and its own SGD; then per epoch zip(Df,
+    Dr) batches with −log_softmax(out_f @ out_r.detach()ᵀ / T, dim=−1).mean() on a second SGD whose
+    rate is cosine-annealed per step over len(Df loader) · epochs steps, and a full Dr epoch of CE
+    on a third SGD at lr · batch / 64; the three optimisers built once, before any step."""
+    forget = Samples([*FORGET_X, [0.9, 0.3]], [0, 0, 0, 0])
+    ctx = context(forget_set=forget)
+    original, retain = ctx.original, ctx.retain_set
+    sgd_of = functools.partial(functools.partial, torch.optim.SGD)
+    method = FCS(sgd_of(lr=0.1, momentum=0.9, weight_decay=0.0), sgd_of(lr=0.2, momentum=0.9, weight_decay=0.0),
+                 sgd_of(lr=1.6, momentum=0.9, weight_decay=1e-2),
+                 functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, eta_min=0.01),
+                 epochs=2, batch_size=2, temperature=1.15, retain_lr_batch=64)
+    model = method.unlearn(copy.deepcopy(original), ctx)
+
+    ref = copy.deepcopy(original)
+    first, forget_opt, retain_opt = sgd(ref, 0.1, 0.9), sgd(ref, 0.2, 0.9), sgd(ref, 1.6 * 2 / 64, 0.9, 1e-2)
+    ref.train()
+    for x, _ in batches(forget, 2):
+        log_p = torch.log_softmax(ref(x), dim=-1)
+        uniform = torch.full_like(log_p, 1 / CLASSES)
+        step(first, (uniform * (uniform.log() - log_p)).sum() / len(x))
+    t, t_max = 0, 2 * 2
+    for _ in range(2):
+        for (xf, _), (xr, _) in zip(batches(forget, 2), batches(retain, 2), strict=False):  # 2 of Dr's 3 batches
+            for group in forget_opt.param_groups:
+                group["lr"] = 0.01 + (0.2 - 0.01) * (1 + math.cos(math.pi * t / t_max)) / 2
+            out_f, out_r = ref(xf), ref(xr).detach()
+            step(forget_opt, -torch.log_softmax(out_f @ out_r.T / 1.15, dim=-1).mean())
+            t += 1
+        for x, y in batches(retain, 2):
+            step(retain_opt, F.cross_entropy(ref(x), y))
+    assert_same_state(model, ref)
+    assert method.report["steps"] == {"uniform": 2, "forget": 4, "retain": 6}

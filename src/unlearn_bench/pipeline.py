@@ -19,6 +19,7 @@ from unlearn_bench.cpu import apply_threads
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
+from unlearn_bench.data.selection import Selection
 from unlearn_bench.data.superclasses import with_superclasses
 from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.errors import UnlearnBenchError, build
@@ -284,7 +285,27 @@ def build_context(exp: Experiment, split: ForgetSplit, original, original_info: 
         task=split.task,
         forget_classes=tuple(split.forget_classes),
         forget_labels=forget_labels(split, data.train.targets),
+        refine=functools.partial(_refined_context, exp, split, original, original_info, material, recipe, device),
+        memorization=functools.partial(_memorization, exp, material, device),
     )
+
+
+def _refined_context(exp: Experiment, split: ForgetSplit, original, original_info: dict, material: dict, recipe,
+                     device: torch.device, forget_idx, retain_idx) -> UnlearnContext:
+    """The context of a part of `split`'s request: `forget_idx` forgotten, `retain_idx` kept (indices
+    into the training split); the same test sides, []_D on the whole training split (methods that
+    store importances reuse the stored ones)."""
+    part = replace(split, forget_idx=np.sort(np.asarray(forget_idx, dtype=int)),
+                   retain_idx=np.sort(np.asarray(retain_idx, dtype=int)), selection=None)
+    return build_context(exp, part, original, original_info, material, recipe, device)
+
+
+def _memorization(exp: Experiment, material: dict, device: torch.device, models: int, seed: int) -> np.ndarray:
+    """The memorization score of every training sample (metrics/difficulty.py; the models from the store,
+    where task.selection.by=memorization with the same models and seed has put them already)."""
+    store = ModelStore(Path(exp.cfg.paths.cache_dir) / "models")
+    return sample_memorization(exp, store, material, Selection(by="memorization", models=models, seed=seed), device,
+                               exp.cfg.eval_batch_size)
 
 
 def unlearn(method: UnlearningMethod, model, ctx: UnlearnContext, gold, gold_info: dict):

@@ -47,7 +47,7 @@ class Selection:
         return f"{n} {self.level}-{self.by} samples"
 
 
-def _ranked(scores: np.ndarray, seed: int, key: np.ndarray) -> np.ndarray:
+def ranked(scores: np.ndarray, seed: int, key: np.ndarray) -> np.ndarray:
     """Indices by ascending `key`, ties in a seeded random order."""
     ties = np.random.default_rng(seed).permutation(len(scores))
     return np.lexsort((ties, key))
@@ -62,9 +62,9 @@ def select_by_score(scores: np.ndarray, n: int, level: str, seed: int) -> np.nda
         raise UnlearnBenchError(f"task.n_forget must lie in 1..{len(scores) - 1}, got {n}.")
     if not np.isfinite(scores).all():
         raise UnlearnBenchError("The difficulty scores hold NaN or infinite values; cannot rank the samples.")
-    high = _ranked(scores, seed, -scores)
-    low = _ranked(scores, seed, scores)
-    mid = _ranked(scores, seed, np.abs(scores - np.median(scores)))
+    high = ranked(scores, seed, -scores)
+    low = ranked(scores, seed, scores)
+    mid = ranked(scores, seed, np.abs(scores - np.median(scores)))
     if level == "high":
         chosen = high[:n]
     elif level == "low":

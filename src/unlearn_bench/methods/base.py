@@ -52,6 +52,10 @@ class UnlearnContext:
     task: str = ""
     forget_classes: tuple[int, ...] = ()
     forget_labels: tuple[int, ...] = ()
+    # services: the context of a part of the request (forget_idx, retain_idx), and the memorization
+    # score of every training sample (models, seed); set by the pipeline
+    refine: Callable[..., UnlearnContext] | None = None
+    memorization: Callable[[int, int], np.ndarray] | None = None
     method_name: str | None = None  # set by for_method: whose context this is
     reads: set[str] = field(default_factory=set)  # the data attributes the method read
 

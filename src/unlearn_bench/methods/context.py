@@ -10,7 +10,7 @@ from unlearn_bench.errors import UnlearnBenchError
 
 # data_used entry -> the context attributes it opens
 DATA_ENTRIES: dict[str, tuple[str, ...]] = {
-    "forget": ("forget_set", "forget_train_set", "split"),
+    "forget": ("forget_set", "forget_train_set", "split", "refine", "memorization"),
     "retain": ("retain_set", "retain_train_set", "retain_targets", "val_set"),
     "train_importance": ("train_set", "importance_store", "importance_material"),
 }

@@ -6,6 +6,7 @@ exactly this text between its provenance markers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -35,12 +36,21 @@ class Provenance:
 def without_provenance(method_cfg: DictConfig) -> DictConfig:
     """The method config a method class is built from: its YAML, resolved, less the provenance and
     presets blocks (NOT_PASSED)."""
-    if not any(key in method_cfg for key in NOT_PASSED):
+    if not _has_unpassed(method_cfg):
         return method_cfg
-    resolved = OmegaConf.to_container(method_cfg, resolve=True)
-    for key in NOT_PASSED:
-        resolved.pop(key, None)
-    return OmegaConf.create(resolved)
+    return OmegaConf.create(_strip(OmegaConf.to_container(method_cfg, resolve=True)))
+
+
+def _has_unpassed(node) -> bool:
+    """Whether a NOT_PASSED key sits in `node` or in a method config nested in it (a meta-method's)."""
+    return isinstance(node, Mapping) and (any(key in node for key in NOT_PASSED)
+                                          or any(_has_unpassed(value) for value in node.values()))
+
+
+def _strip(node):
+    if not isinstance(node, dict):
+        return node
+    return {k: _strip(v) for k, v in node.items() if k not in NOT_PASSED}
 
 
 def method_yamls() -> dict[str, Any]:
