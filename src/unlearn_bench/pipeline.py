@@ -43,7 +43,7 @@ from unlearn_bench.metrics.evaluate import (
     tuning_columns,
     unlearned_model_warnings,
 )
-from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs
+from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs, timed
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.metrics.populations import (
     population_config,
@@ -411,14 +411,16 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     warnings = unlearned_model_warnings(metrics["unlearned"], data.num_classes, unlearned)
     for warning in warnings:
         log.warning("%s: %s", method.name, warning)
+    lens_s: dict[str, float] = {}
     lenses = compute_lenses(cfg.get("lenses"), exp, store, material, models, eval_sets,
                             metrics["original"]["forget_train_acc"], device, cfg.seed, cfg.eval_batch_size,
                             logits={role: {s: out[s][0] for s in SPLITS} for role, out in outputs.items()},
-                            remember=remember)
+                            remember=remember, timings=lens_s)
     if population is not None:
-        lenses["populations"] = population_section(cfg, exp, store, material, recipe, split, method, original,
-                                                   original_info, eval_sets, device, population, use_challenge,
-                                                   use_klom)
+        with timed(lens_s, "populations"):
+            lenses["populations"] = population_section(cfg, exp, store, material, recipe, split, method, original,
+                                                       original_info, eval_sets, device, population,
+                                                       use_challenge, use_klom)
     record = {
         "method": method.name,
         **run_identity(cfg, split),
@@ -440,6 +442,7 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
             "importance_s": method.report.get("importance_s", 0.0),
             "original_train_s": original_info.get("train_s"),
             "gold_train_s": gold_info.get("train_s"),
+            "lenses_s": lens_s,  # each lens's wall seconds, the models it trains included (populations: both)
         },
         "method_report": method.report,
         "warnings": warnings,

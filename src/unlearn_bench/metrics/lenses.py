@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -53,11 +55,23 @@ def forget_and_retain_splits(task: str) -> tuple[str, str]:
     return ("forget_train" if task == "random" else "forget_test"), "retain_test"
 
 
+@contextmanager
+def timed(timings: dict | None, name: str):
+    """Adds the block's wall seconds to timings[name] (nothing when timings is None)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
 def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, torch.nn.Module],
                    eval_sets: dict, original_forget_acc: float, device: torch.device, seed: int,
                    batch_size: int = 256, logits: dict[str, dict[str, torch.Tensor]] | None = None,
-                   remember=None) -> dict:
+                   remember=None, timings: dict | None = None) -> dict:
     """The lenses of `models` (roles unlearned, original, gold) as a results-record section.
+    `timings` (if given) gets each lens's wall seconds (U-LiRA's shadows apart from its attack).
     `logits` (role -> split -> logits on `eval_sets`): the evaluation's own forward passes, reused
     instead of predicting every split again. `remember(role, what, compute)` (reference_memo.role_memo):
     where a reference model's relearn time comes from an earlier run of the process."""
@@ -68,21 +82,20 @@ def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, tor
         logits = {role: {s: predict(m, eval_sets[s], device, batch_size)[0] for s in SPLITS}
                   for role, m in models.items()}
     if use_js:
-        out["js_to_gold"] = {role: {s: mean_js(logits[role][s], logits["gold"][s]) for s in SPLITS}
-                             for role in ("unlearned", "original")}
+        with timed(timings, "js_to_gold"):
+            out["js_to_gold"] = {role: {s: mean_js(logits[role][s], logits["gold"][s]) for s in SPLITS}
+                                 for role in ("unlearned", "original")}
     if zrf_cfg["enabled"]:
-        random_net = exp.initial_model()
-        random_logits = predict(random_net, eval_sets["forget_train"], device, batch_size)[0]
-        out["zrf"] = {role: zrf_score(logits[role]["forget_train"], random_logits, zrf_cfg["reduction"])
-                      for role in models}
-        out["zrf_reduction"] = zrf_cfg["reduction"]
+        with timed(timings, "zrf"):
+            out.update(_zrf(exp, logits, eval_sets, models, zrf_cfg, device, batch_size))
     if relearn_cfg is not None:
         log.info("Relearn time: fine-tuning on the forget set (at most %d steps per model)", relearn_cfg.max_steps)
         what = "relearn:" + fingerprint(vars(relearn_cfg), original_forget_acc, seed)
-        out["relearn"] = {role: remember(role, what, functools.partial(
-                              relearn_steps, models[role], eval_sets["forget_train"], original_forget_acc,
-                              relearn_cfg, device, seed))
-                          for role in ("unlearned", "gold")}
+        with timed(timings, "relearn"):
+            out["relearn"] = {role: remember(role, what, functools.partial(
+                                  relearn_steps, models[role], eval_sets["forget_train"], original_forget_acc,
+                                  relearn_cfg, device, seed))
+                              for role in ("unlearned", "gold")}
         out["relearn_config"] = vars(relearn_cfg) | {"target_acc": original_forget_acc}
     rmia = {"enabled": False, "population": 500, **_section(lenses_cfg, "rmia")}
     if rmia["enabled"] and ulira_cfg is None:
@@ -92,15 +105,26 @@ def compute_lenses(lenses_cfg, exp, store, material: dict, models: dict[str, tor
         pool = make_pool(exp.split, ulira_cfg)
         log.info("U-LiRA: %d shadow models on %d forget + %d never-trained samples",
                  len(pool.in_masks), len(pool.forget), len(pool.heldout))
-        shadows = shadow_models(exp, store, material, exp.split, pool, ulira_cfg)
-        # one forward pass of each model over the candidates serves both attacks
-        targets = {role: candidate_outputs(m, exp, pool, device, batch_size) for role, m in models.items()}
-        references = [candidate_outputs(m, exp, pool, device, batch_size) for m in shadows]
-        out["ulira"] = ulira_attack(targets, references, pool, ulira_cfg)
+        with timed(timings, "ulira_shadows"):
+            shadows = shadow_models(exp, store, material, exp.split, pool, ulira_cfg)
+        with timed(timings, "ulira"):
+            # one forward pass of each model over the candidates serves both attacks
+            targets = {role: candidate_outputs(m, exp, pool, device, batch_size) for role, m in models.items()}
+            references = [candidate_outputs(m, exp, pool, device, batch_size) for m in shadows]
+            out["ulira"] = ulira_attack(targets, references, pool, ulira_cfg)
         if rmia["enabled"]:
-            out["rmia"] = rmia_lens(models, shadows, targets, references, exp, pool, int(rmia["population"]),
-                                    ulira_cfg.seed, device, batch_size)
+            with timed(timings, "rmia"):
+                out["rmia"] = rmia_lens(models, shadows, targets, references, exp, pool, int(rmia["population"]),
+                                        ulira_cfg.seed, device, batch_size)
     return out
+
+
+def _zrf(exp, logits, eval_sets, models, zrf_cfg, device, batch_size) -> dict:
+    random_net = exp.initial_model()
+    random_logits = predict(random_net, eval_sets["forget_train"], device, batch_size)[0]
+    return {"zrf": {role: zrf_score(logits[role]["forget_train"], random_logits, zrf_cfg["reduction"])
+                    for role in models},
+            "zrf_reduction": zrf_cfg["reduction"]}
 
 
 def rmia_lens(models: dict, shadows: list, targets: dict, references: list, exp, pool, population: int, seed: int,
