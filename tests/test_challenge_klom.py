@@ -3,6 +3,7 @@ worked out by hand from their definitions (metrics/challenge.py, metrics/klom.py
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -96,7 +97,8 @@ def _run(root, *overrides):
 def test_the_population_lenses_run_from_one_override_and_reuse_the_retrained_models(tmp_path):
     import json
 
-    code, err = _run(tmp_path, "method=finetune", f"hydra.run.dir={tmp_path / 'finetune'}")
+    code, err = _run(tmp_path, "method=finetune", "lenses.challenge.keep_per_model=true",
+                     f"hydra.run.dir={tmp_path / 'finetune'}")
     assert code == 0, err[-3000:]
     models = tmp_path / ".cache" / "unlearn_bench" / "models"
     stored = sorted(p.name for p in models.glob("*.safetensors"))
@@ -112,10 +114,19 @@ def test_the_population_lenses_run_from_one_override_and_reuse_the_retrained_mod
         assert challenge["score"] == pytest.approx(
             challenge["forgetting_quality"] * challenge["retain_ratio"] * challenge["test_ratio"])
         assert len(klom_section["per_example"]) == section["forget_examples"]
+    per_model = json.loads((tmp_path / "finetune" / "results.json").read_text())["lenses"]["populations"][
+        "challenge"]["per_model"]
+    assert np.asarray(per_model["unlearned"]["confidences"]).shape == (3, section["forget_examples"])
+    assert len(per_model["retrained"]["test_acc"]) == 3
+    assert "per_model" not in baseline_section(tmp_path)
     # the baseline is deterministic: its 3 "unlearned" models are one model, which the score calls
     # perfectly distinguishable from the retrained ones (every ε capped, F = 0)
     baseline = json.loads((tmp_path / "baseline" / "results.json").read_text())["lenses"]["populations"]
     assert set(baseline["challenge"]["epsilons"]) == {50.0} and baseline["challenge"]["forgetting_quality"] == 0
+
+
+def baseline_section(root):
+    return json.loads((root / "baseline" / "results.json").read_text())["lenses"]["populations"]["challenge"]
 
 
 def test_unlearning_n_originals_trains_them_through_the_store(tmp_path):

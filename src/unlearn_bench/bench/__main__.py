@@ -20,6 +20,7 @@ BENCHES = {
     "ssd_alpha_sweep": ("ssd_alpha_sweep", "SSD's α on every class of a dataset"),
     "ssd_rule_map": ("ssd_rule_map", "where each SSD α rule works, against the gold model"),
     "ssd_rule_report": ("ssd_rule_report", "the SSD rule map's table and figure"),
+    "challenge_n": ("challenge_n", "the challenge score's ranking of methods at smaller N"),
     "lens_cost": ("lens_cost", "a table's wall time without and with the challenge score and KLoM"),
 }
 

@@ -41,6 +41,7 @@ class PopulationConfig:
     n: int = 8
     unlearned_from: str = "unlearning_seeds"
     seed: int = 0
+    keep_per_model: bool = False  # the challenge section keeps each model's confidences and accuracies
 
     def __post_init__(self):
         if self.n < 3:
@@ -62,7 +63,8 @@ def retrained_models(exp, store, material: dict, split, cfg: PopulationConfig, o
     out = []
     for i in range(cfg.n):
         seed = 200_000 + 1_000 * cfg.seed + offset + i
-        item = {**base, "role": "retrained_population", "seed": seed, "train": _digest(split.retain_idx)}
+        item = {**base, "role": "retrained_population", "seed": seed, "split_seed": material["seed"],
+                "train": _digest(split.retain_idx)}
         out.append(_store_trained(exp, store, item, split.retain_idx, split.val_retain_idx, seed,
                                   f"retrained {offset + i + 1}/{offset + cfg.n}")[0])
     return out
@@ -74,7 +76,7 @@ def original_models(exp, store, material: dict, cfg: PopulationConfig) -> list[t
     out = []
     for i in range(cfg.n):
         seed = 300_000 + 1_000 * cfg.seed + i
-        item = {**base, "role": "original_population", "seed": seed}
+        item = {**base, "role": "original_population", "seed": seed, "split_seed": material["seed"]}
         out.append(_store_trained(exp, store, item, None, None, seed, f"original {i + 1}/{cfg.n}"))
     return out
 
@@ -118,6 +120,11 @@ def population_lenses(cfg: PopulationConfig, use_challenge: bool, use_klom: bool
                         "beyond_buckets": int(len(score.epsilons) - sum(counts))},
             "epsilons": [round(float(e), 4) for e in score.epsilons],
         }
+        if cfg.keep_per_model:  # what bench/challenge_n.py subsamples to see what a smaller N would say
+            out["challenge"]["per_model"] = {
+                name: {"confidences": np.round(confs(outs), 5).tolist(), "retain_acc": accs(outs, "retain_train"),
+                       "test_acc": accs(outs, "retain_test")}
+                for name, outs in (("unlearned", u_out), ("retrained", r_out))}
     if use_klom:
         def margin_matrix(outs):
             return margins(np.stack([o["forget_train"][0].numpy() for o in outs]), labels)

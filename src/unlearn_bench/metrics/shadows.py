@@ -108,7 +108,8 @@ def shadow_models(exp, store, material: dict, split, pool: Pool, cfg: ULiRAConfi
         label = f"U-LiRA shadow {i + 1}/{len(pool.in_masks)}"
         train_set = ConcatDataset([exp.dataset("train", train_idx, train_transform=True),
                                    exp.dataset("test", in_heldout, train_transform=True)])
-        shadow_material = {**base, "role": "ulira_shadow", "seed": shadow_seed, "train": _digest(train_idx),
+        shadow_material = {**base, "role": "ulira_shadow", "seed": shadow_seed, "split_seed": material["seed"],
+                           "train": _digest(train_idx),
                            "test_in": _digest(in_heldout)}
         models.append(train_reference(exp, store, shadow_material, train_set, exp.dataset("val"), shadow_seed,
                                       label)[0])
