@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import torch
-from unlearn_bench.methods.rum import RUM, memorization_groups
 
 from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearningMethod
+from unlearn_bench.methods.rum import RUM, memorization_groups
 
 
 def test_groups_are_the_thirds_by_score_with_the_remainder_first():
@@ -99,6 +99,18 @@ def test_rum_declares_what_its_methods_read_and_refuses_bad_steps():
         RUM(Recorder(), Recorder(), Recorder(), memorization_models=3)
 
 
+def test_the_settings_of_a_step_lie_over_its_config_and_misfits_say_how_to_clear_them():
+    finetune = {"_target_": "unlearn_bench.methods.finetune.Finetune", "epochs": 5, "lr": 0.02}
+    baseline = {"_target_": "unlearn_bench.methods.baseline.Baseline"}
+    rum = RUM(baseline, finetune, finetune, settings={"low": None, "mid": {"epochs": 10, "lr": 0.1}, "high": None})
+    assert (rum.steps["mid"].epochs, rum.steps["mid"].lr) == (10, 0.1)
+    assert (rum.steps["high"].epochs, rum.steps["high"].lr) == (5, 0.02)
+    with pytest.raises(UnlearnBenchError, match=r"method.settings.low \(epochs\).*set method.settings.low=null"):
+        RUM(baseline, finetune, finetune, settings={"low": {"epochs": 3}})
+    with pytest.raises(UnlearnBenchError, match="method.settings has keys for low, mid, high only"):
+        RUM(baseline, finetune, finetune, settings={"top": {}})
+
+
 def _class_only():
     method = Recorder()
     method.tasks = ("class",)
@@ -117,7 +129,7 @@ def test_rum_runs_from_the_command_line_and_reuses_the_selection_models(tmp_path
     run("chosen", "method=baseline", "task.selection.by=memorization")
     models = tmp_path / ".cache" / "unlearn_bench" / "models"
     stored = {p.name for p in models.glob("*.safetensors")}
-    record = run("rum", "method=rum", "task.selection.by=memorization", "method.mid.epochs=1", "method.high.epochs=1")
+    record = run("rum", "method=rum", "task.selection.by=memorization", "method.settings.mid.epochs=1", "method.settings.high.epochs=1")
     assert {p.name for p in models.glob("*.safetensors")} == stored  # memorization models and both models reused
     steps = record["method_report"]["steps"]
     assert [(s["level"], s["method"], s["forget"]) for s in steps] == [
@@ -125,3 +137,4 @@ def test_rum_runs_from_the_command_line_and_reuses_the_selection_models(tmp_path
     assert [s["retain"] for s in steps] == [record["split"]["retain_train"] + 20, record["split"]["retain_train"] + 10,
                                             record["split"]["retain_train"]]
     assert record["data_read"] == ["forget", "retain"]
+    assert (steps[1]["report"]["epochs"], steps[1]["report"]["lr"]) == (1, 0.1)  # the settings over finetune's YAML

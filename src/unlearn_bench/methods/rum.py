@@ -7,15 +7,35 @@ so the groups still to come are kept until their turn (main_forget.py, `--sequen
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
+from hydra.errors import InstantiationException
+from omegaconf import OmegaConf
 from torch import nn
 
 from unlearn_bench.data.selection import ranked
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 
 LEVELS = ("low", "mid", "high")
+
+
+def _step_method(level: str, given, settings) -> UnlearningMethod:
+    """A step's method: given as one, or built from its config with `settings` laid over it."""
+    if isinstance(given, UnlearningMethod) or not isinstance(given, Mapping):
+        if settings:
+            raise UnlearnBenchError(f"method.settings.{level} applies to a method config, not to a built method.")
+        return given
+    config = OmegaConf.merge(given, settings or {})
+    try:
+        return build(config)
+    except (InstantiationException, TypeError) as err:
+        keys = ", ".join(sorted(settings or {})) or "none"
+        reason = str(err.__cause__ or err).strip().splitlines()[0]
+        raise UnlearnBenchError(
+            f"method.{level} ({config.get('_target_')}) cannot be built with method.settings.{level} ({keys}): "
+            f"{reason}; set method.settings.{level}=null or that method's own keys.") from None
 
 
 def memorization_groups(scores: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -35,10 +55,15 @@ class RUM(UnlearningMethod):
     name = "rum"
     tasks = ("random",)
 
-    def __init__(self, low: UnlearningMethod, mid: UnlearningMethod, high: UnlearningMethod,
-                 memorization_models: int = 8, memorization_seed: int = 0):
+    def __init__(self, low, mid, high, settings: Mapping | None = None, memorization_models: int = 8,
+                 memorization_seed: int = 0):
         super().__init__()
-        self.steps = {"low": low, "mid": mid, "high": high}
+        settings = dict(settings or {})
+        unknown = set(settings) - set(LEVELS)
+        if unknown:
+            raise UnlearnBenchError(f"method.settings has keys for {', '.join(LEVELS)} only, got {sorted(unknown)}.")
+        self.steps = {level: _step_method(level, given, settings.get(level))
+                      for level, given in zip(LEVELS, (low, mid, high), strict=True)}
         for level, method in self.steps.items():
             if not isinstance(method, UnlearningMethod):
                 raise UnlearnBenchError(f"method.{level} must be an unlearning method config (with _target_), got "
