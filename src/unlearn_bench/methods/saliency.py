@@ -4,7 +4,7 @@ and a gradient mask that lets only those weights move."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -13,20 +13,26 @@ from torch import nn
 from unlearn_bench.methods.loops import Autocast
 
 
-def forget_gradient_saliency(model: nn.Module, loader: Iterable, device: torch.device,
-                             autocast: Autocast = contextlib.nullcontext) -> dict[str, torch.Tensor]:
-    """|Σ_batches ∇θ CE(model(x), y)| at the model's current weights, in eval mode, per parameter."""
+def batch_gradients(model: nn.Module, loader: Iterable, device: torch.device,
+                    autocast: Autocast = contextlib.nullcontext) -> Iterator[dict[str, torch.Tensor]]:
+    """Per batch, ∇θ of the batch's mean CE (float32; parameters without a gradient left out), in eval mode."""
     model.eval()
     params = dict(model.named_parameters())
-    total = {name: torch.zeros_like(p) for name, p in params.items()}
     for batch in loader:
         x, y = batch[0].to(device), batch[1].to(device)
         with autocast():
             loss = F.cross_entropy(model(x), y)
         grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        for name, g in zip(params, grads, strict=True):
-            if g is not None:
-                total[name] += g.float()
+        yield {name: g.float() for name, g in zip(params, grads, strict=True) if g is not None}
+
+
+def forget_gradient_saliency(model: nn.Module, loader: Iterable, device: torch.device,
+                             autocast: Autocast = contextlib.nullcontext) -> dict[str, torch.Tensor]:
+    """|Σ_batches ∇θ CE(model(x), y)| at the model's current weights, in eval mode, per parameter."""
+    total = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
+    for grads in batch_gradients(model, loader, device, autocast):
+        for name, g in grads.items():
+            total[name] += g
     return {name: g.abs() for name, g in total.items()}
 
 

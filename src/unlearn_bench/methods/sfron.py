@@ -20,6 +20,7 @@ from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.gradient import _describe
 from unlearn_bench.methods.loops import Autocast, progress_enabled, seed_all
+from unlearn_bench.methods.saliency import batch_gradients
 
 EPS = 1e-15  # the authors' constant, in the adaptive weights and in the Fisher ratio
 
@@ -40,18 +41,11 @@ def forget_weight(alpha: float, t: int, iterations: int) -> float:
 def mean_squared_gradients(model: nn.Module, loader: Iterable, device: torch.device,
                            autocast: Autocast) -> dict[str, torch.Tensor]:
     """Per parameter entry, the mean over batches of (∇θ of the batch's mean CE)², in eval mode."""
-    model.eval()
-    params = dict(model.named_parameters())
-    total = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in params.items()}
+    total = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in model.named_parameters()}
     count = 0
-    for batch in loader:
-        x, y = batch[0].to(device), batch[1].to(device)
-        with autocast():
-            loss = F.cross_entropy(model(x), y)
-        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        for name, g in zip(params, grads, strict=True):
-            if g is not None:
-                total[name] += g.float() ** 2
+    for grads in batch_gradients(model, loader, device, autocast):
+        for name, g in grads.items():
+            total[name] += g ** 2
         count += 1
     return {name: s / max(count, 1) for name, s in total.items()}
 
