@@ -17,10 +17,10 @@ from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.data.prepare import prepare
 from unlearn_bench.data.transforms import TransformSpec
+from unlearn_bench.experiment.pipeline import forget_labels
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.models.cnn import SmallCNN
-from unlearn_bench.pipeline import forget_labels
 
 TRAINER = {"accelerator": "cpu", "devices": 1, "strategy": "auto", "precision": "32-true",
            "enable_progress_bar": False}

@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import FAST, REPO
 from unlearn_bench.data.torch_dataset import load_torch_dataset, to_uint8_chw
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 MY_METHOD = textwrap.dedent('''
     import torch

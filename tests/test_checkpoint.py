@@ -7,10 +7,10 @@ import re
 import pytest
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.models.checkpoint import load_weights, official_to_ours
 from unlearn_bench.models.resnet import resnet18
-from unlearn_bench.pipeline import run
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 RESIDUAL = {"conv1": "residual_function.0", "bn1": "residual_function.1", "conv2": "residual_function.3",
             "bn2": "residual_function.4"}

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from conftest import CONF, FAST, REPO
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.metrics.evaluate import chance_level_warning
-from unlearn_bench.pipeline import run
+from unlearn_bench.experiment.runner import run
+from unlearn_bench.metrics.split_metrics import chance_level_warning
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def cli(tmp_path, *overrides: str, run_dir: str = "out") -> subprocess.CompletedProcess:

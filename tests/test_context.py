@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from cheaters import CopiesGold, ReadsForget, ReadsRetain
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.context import DATA_ENTRIES, UndeclaredDataError, Withheld
 from unlearn_bench.methods.retrain import Retrain
-from unlearn_bench.pipeline import run
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def tiny_context() -> UnlearnContext:

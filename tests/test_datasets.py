@@ -24,7 +24,7 @@ from unlearn_bench.data.fashion_mnist import load_fashion_mnist
 from unlearn_bench.data.forget import ClassTask, SubclassTask
 from unlearn_bench.data.pins import load_pins
 from unlearn_bench.data.prepare import prepare
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 # --- CIFAR -----------------------------------------------------------------------------------
 

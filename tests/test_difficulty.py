@@ -11,13 +11,13 @@ import torch
 
 from unlearn_bench.data.forget import RandomTask
 from unlearn_bench.data.selection import Selection, select_by_score
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.difficulty import (
     centroid_distances,
     complementary_halves,
     entanglement_score,
     memorization_scores,
 )
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 SCORES = np.array([0.1, 0.9, 0.5, 0.45, 0.3, 0.7, 0.2])  # median 0.45
 

@@ -14,10 +14,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from cli_helpers import finish, start
-from unlearn_bench import interrupts
 from unlearn_bench.cache.files import atomic_write_bytes
-from unlearn_bench.rescue import RESCUE_FOLDER, RunRescued, save_run
-from unlearn_bench.results import write_results
+from unlearn_bench.cli import interrupts
+from unlearn_bench.experiment.record import write_results
+from unlearn_bench.experiment.rescue import RESCUE_FOLDER, RunRescued, save_run
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_cli_sigterm_at_the_results_link_reports_the_complete_results(tmp_path):
 def test_a_single_runs_killed_results_write_is_removed_by_its_next_run(tmp_path):
     from omegaconf import OmegaConf
 
-    from unlearn_bench.job import single_run
+    from unlearn_bench.cli.job import single_run
 
     killed_write = tmp_path / ".results.json.0123abcd.tmp"  # as a kill -9 during the write leaves it
     killed_write.write_text("{half")

@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_bench.metrics.evaluate import accuracy, non_finite_warning
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.metrics.mia import mia_score
+from unlearn_bench.metrics.split_metrics import accuracy, non_finite_warning
 from unlearn_bench.metrics.ulira import attack_metrics
-from unlearn_bench.pipeline import run
 
 
 def test_a_sample_with_non_finite_logits_counts_as_misclassified():

@@ -12,11 +12,11 @@ from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.prepare import prepare
 from unlearn_bench.data.transforms import TransformSpec
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.loops import train_epochs
 from unlearn_bench.models.cnn import SmallCNN
-from unlearn_bench.precision import importance_trainer_cfg, method_autocast
 from unlearn_bench.training.module import Recipe, fit_classifier, onecycle_factor
+from unlearn_bench.utils.errors import UnlearnBenchError
+from unlearn_bench.utils.precision import importance_trainer_cfg, method_autocast
 
 SPEC = TransformSpec((0.305,), (0.376,))
 

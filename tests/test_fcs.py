@@ -18,9 +18,9 @@ from torch.utils.data import Subset
 from conftest import CONF
 from method_context import build_context
 from reference_setup import Samples, Tiny, context, retain_set
-from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.methods.fcs import FCS, forget_contrast_loss, uniform_kl
 from unlearn_bench.methods.provenance import without_provenance
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

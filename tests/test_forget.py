@@ -8,7 +8,7 @@ from unlearn_bench.data.base import DatasetBundle, ImageSplit
 from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.forget import ClassTask, RandomTask, SubclassTask
 from unlearn_bench.data.prepare import prepare, stratified_subset
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 @pytest.fixture(scope="module")

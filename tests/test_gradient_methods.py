@@ -18,7 +18,6 @@ from torch import nn
 
 from conftest import CONF, FAST, REPO
 from reference_setup import Samples, context
-from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink, ShadowClass
 from unlearn_bench.methods.gradient import Phase
 from unlearn_bench.methods.influence import InfluenceUnlearning, coded_woodfisher
@@ -26,6 +25,7 @@ from unlearn_bench.methods.last_layers import CFk, EUk, last_layers
 from unlearn_bench.methods.neggrad import NegGrad, ascent_loss
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.models.resnet import resnet18
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from cli_helpers import finish, start
-from unlearn_bench.grid_guard import CONFIRM_ENV, start_refusal
+from unlearn_bench.sweep.confirm import CONFIRM_ENV, start_refusal
 
 
 def config(scale="cpu", **extra):
@@ -70,7 +70,7 @@ def test_the_grids_models_are_read_from_the_sweep(overrides, sweep, models):
     from hydra import compose, initialize_config_module
     from omegaconf import open_dict, read_write
 
-    from unlearn_bench.sweep_size import swept_choices
+    from unlearn_bench.sweep.size import swept_choices
 
     with initialize_config_module("unlearn_bench.conf", version_base="1.3"):
         cfg = compose("config", overrides=overrides, return_hydra_config=True)

@@ -22,14 +22,14 @@ from fixture_data import (
     write_image_tree,
     write_pins,
 )
+from unlearn_bench.cli.experiment_targets import grid_refusal
 from unlearn_bench.data import folder as folder_module
 from unlearn_bench.data.cifar import load_cifar10, load_cifar20, load_cifar100
 from unlearn_bench.data.folder import load_image_folder
 from unlearn_bench.data.pins import load_pins
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.experiment_targets import grid_refusal
-from unlearn_bench.pipeline import run
-from unlearn_bench.sweep_size import job_overrides
+from unlearn_bench.experiment.runner import run
+from unlearn_bench.sweep.size import job_overrides
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 CLASSES = ["cat", "dog", "emu"]
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.importance import (
     ImportanceStore,
     batch_estimator,
@@ -18,7 +19,6 @@ from unlearn_bench.importance import (
 )
 from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.models.cnn import SmallCNN
-from unlearn_bench.pipeline import run
 from unlearn_bench.training.store import content_key
 
 CPU = torch.device("cpu")

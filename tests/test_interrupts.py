@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from unlearn_bench import interrupts
-from unlearn_bench.interrupts import Interrupted
+from unlearn_bench.cli import interrupts
+from unlearn_bench.cli.interrupts import Interrupted
 
 
 @pytest.fixture(autouse=True)
@@ -78,14 +78,14 @@ def test_after_stop_holding_the_held_signal_is_returned_and_the_next_is_raised()
 
 
 def test_a_signal_held_as_the_search_ends_exits_with_the_shell_code_and_one_line(capsys):
-    from unlearn_bench.__main__ import cli
+    from unlearn_bench.cli.entry import run_entry
 
     def search_whose_last_trial_was_signalled():
         interrupts.hold()
         _send()
 
     with pytest.raises(SystemExit) as end:
-        cli(search_whose_last_trial_was_signalled)
+        run_entry(search_whose_last_trial_was_signalled)
     assert end.value.code == 143
     assert capsys.readouterr().err == "error: stopped by SIGTERM after the last trial (the search's results are kept).\n"
 
@@ -100,7 +100,7 @@ def _search_config(tmp_path, *overrides: str):
 
 @pytest.mark.parametrize(("launcher", "held"), [([], True), (["hydra/launcher=local"], False)])
 def test_a_search_holds_signals_only_when_its_trials_run_in_this_process(tmp_path, launcher, held):
-    from unlearn_bench.hydra_callbacks import OptunaStudy
+    from unlearn_bench.cli.hydra_callbacks import OptunaStudy
 
     OptunaStudy(method="ssd").on_multirun_start(_search_config(tmp_path, *launcher))
     if held:

@@ -11,10 +11,10 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.divergence import js_divergence, mean_js, zrf_score
 from unlearn_bench.metrics.relearn import RelearnConfig, relearn_steps
 from unlearn_bench.metrics.ulira import attack_metrics, likelihood_ratio, logit_confidence
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def test_js_divergence_exact():
@@ -103,7 +103,7 @@ def test_lenses_reuse_the_evaluations_logits_and_give_the_same_values(monkeypatc
     from types import SimpleNamespace
 
     from unlearn_bench.metrics import lenses as lenses_module
-    from unlearn_bench.metrics.evaluate import SPLITS, model_outputs
+    from unlearn_bench.metrics.split_metrics import SPLITS, model_outputs
 
     x, y = _blobs()
     sets = {split: TensorDataset(x[i::4], y[i::4]) for i, split in enumerate(SPLITS)}
@@ -168,7 +168,7 @@ def test_attack_metrics_exact_on_a_small_ranking():
 
 
 def test_bad_lens_settings_fail_before_any_training(make_cfg):
-    from unlearn_bench.pipeline import run
+    from unlearn_bench.experiment.runner import run
 
     with pytest.raises(UnlearnBenchError, match="lenses.zrf.reduction"):
         run(make_cfg("lenses.zrf.reduction=sum"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
-from unlearn_bench.pipeline import run
+from unlearn_bench.experiment.runner import run
 
 SMOKE = ["scale=smoke", "lenses=cpu", "lenses.ulira.shadow_pairs=1", "lenses.relearn.max_steps=5"]
 

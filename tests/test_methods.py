@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from unlearn_bench.methods.rum import RUM
 
 from method_context import accuracy, build_context
 from unlearn_bench.data.forget import ForgetSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.experiment.pipeline import forget_labels
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.methods.amnesiac import Amnesiac, random_wrong_labels
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline
@@ -33,13 +33,14 @@ from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
+from unlearn_bench.methods.rum import RUM
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB
 from unlearn_bench.methods.sfron import SFROn
 from unlearn_bench.methods.ssd import ASSD, LFSSD, SSD
 from unlearn_bench.methods.ssd_rules import assd_percentile
 from unlearn_bench.methods.unsir import UNSIR, first_per_class
-from unlearn_bench.pipeline import forget_labels, run
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 # Official defaults, except where one step of Adam at lr 1e-4 on 200 samples cannot show an effect:
 # there the test asks for more steps so that the direction of the change is visible.

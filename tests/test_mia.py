@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_bench.metrics.evaluate import (
+from unlearn_bench.metrics.mia import entropy, mia_score
+from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.metrics.split_metrics import (
     accuracy,
     chance_level_warning,
     metrics_from_outputs,
     paper_columns,
     tuning_columns,
 )
-from unlearn_bench.metrics.mia import entropy, mia_score
-from unlearn_bench.metrics.objective import distance_to_gold
 
 
 def test_entropy_of_uniform_and_one_hot():

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.models import vit as vit_module
 from unlearn_bench.models.cnn import SmallCNN
 from unlearn_bench.models.resnet import resnet18
 from unlearn_bench.models.vit import vit, vit_tiny
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 @pytest.mark.parametrize("build,shape", [

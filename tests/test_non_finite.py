@@ -11,8 +11,8 @@ import torch
 from cli_helpers import finish, start
 from unlearn_bench.cache.tensor_file import non_finite_count, write_tensor_file
 from unlearn_bench.cache.tensor_store import TensorStore
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def test_non_finite_count_counts_floating_tensors_with_a_nan_or_inf():

@@ -2,7 +2,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from unlearn_bench.precision import autocast_dtype, method_autocast
+from unlearn_bench.utils.precision import autocast_dtype, method_autocast
 
 
 @pytest.mark.parametrize("precision, dtype", [("32-true", None), ("32", None), (32, None),

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import env
-from unlearn_bench.choices import group_choices, unknown_choice
-from unlearn_bench.preflight import folder_problem, output_problem
+from unlearn_bench.cli.choices import group_choices, unknown_choice
+from unlearn_bench.cli.preflight import folder_problem, output_problem
 
 
 def test_group_choices_merge_the_package_and_the_user_config_folders(tmp_path):

@@ -16,14 +16,14 @@ from torch.utils.data import ConcatDataset, random_split
 
 from method_context import build_context
 from unlearn_bench.data.forget import ForgetSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.experiment.protocol import loader_orders
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.loops import train_epochs
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.unsir import UNSIR, learn_noise
 from unlearn_bench.metrics.mia import mia_score
-from unlearn_bench.pipeline import run
-from unlearn_bench.protocol import loader_orders
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 TARGETS = np.array([2, 0, 1, 0, 2, 1, 1, 0, 2, 0])
 FINE = np.array([5, 1, 3, 0, 4, 2, 3, 1, 5, 0])  # superclass = fine // 2

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import unlearn_bench.pipeline as pipeline
+import unlearn_bench.experiment.pipeline as pipeline
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.metrics.reference_memo import (
     REFERENCE_MEMO,
     ReferenceMemo,
@@ -86,13 +87,13 @@ def test_a_second_run_reuses_the_reference_models_results_and_records_the_same(m
         return real(model, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "model_outputs", counted)
-    first = pipeline.run(make_cfg("method=finetune", "method.epochs=1"))
+    first = run(make_cfg("method=finetune", "method.epochs=1"))
     assert len(passes) == 3  # unlearned, original, gold
-    second = pipeline.run(make_cfg("method=baseline"))
+    second = run(make_cfg("method=baseline"))
     assert len(passes) == 4  # only the unlearned model again
     assert REFERENCE_MEMO.hits >= 3  # original and gold outputs, gold relearn time
     REFERENCE_MEMO.clear()
-    fresh = pipeline.run(make_cfg("method=baseline"))
+    fresh = run(make_cfg("method=baseline"))
     assert len(passes) == 7
     for role in ("original", "gold"):
         assert second["metrics"][role] == fresh["metrics"][role] == first["metrics"][role]
@@ -105,6 +106,6 @@ def test_another_forget_request_does_not_reuse_the_original_models_results(make_
     real = pipeline.model_outputs
     monkeypatch.setattr(pipeline, "model_outputs",
                         lambda model, *a, **k: passes.append(model) or real(model, *a, **k))
-    pipeline.run(make_cfg("method=baseline", "task.forget=1"))
-    pipeline.run(make_cfg("method=baseline", "task.forget=2"))
+    run(make_cfg("method=baseline", "task.forget=1"))
+    run(make_cfg("method=baseline", "task.forget=2"))
     assert len(passes) == 6  # same original model, other evaluated splits

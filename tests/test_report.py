@@ -135,7 +135,7 @@ def test_duplicates_and_search_trials_are_left_out(table2_runs, tmp_path):
 @pytest.mark.slow
 def test_wandb_offline_runs_give_the_same_table(make_cfg, tmp_path, monkeypatch):
     """Two runs logged to W&B offline: their run folders alone rebuild the local results' table."""
-    from unlearn_bench.pipeline import run
+    from unlearn_bench.experiment.runner import run
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")

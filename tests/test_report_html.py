@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from test_report import PNG_MAGIC, _every_kind_of_run, record, write
-from unlearn_bench.metrics.evaluate import DIVERGED
+from unlearn_bench.metrics.split_metrics import DIVERGED
 from unlearn_bench.report.__main__ import main as report_main
 from unlearn_bench.report.render import CSV_FIELDS
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from test_report import record, write
-from unlearn_bench.metrics.evaluate import chance_level_warning
+from unlearn_bench.metrics.split_metrics import chance_level_warning
 from unlearn_bench.report.collect import load_records, observations
 from unlearn_bench.report.render import to_latex, to_markdown
 from unlearn_bench.report.tables import build_tables

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearningMethod
 from unlearn_bench.methods.rum import RUM, memorization_groups
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def test_groups_are_the_thirds_by_score_with_the_remainder_first():

@@ -7,7 +7,7 @@ import json
 import yaml
 
 from cli_helpers import finish, start
-from unlearn_bench.results import write_results
+from unlearn_bench.experiment.record import write_results
 
 
 def test_results_writes_into_one_folder_never_overwrite(tmp_path, caplog):

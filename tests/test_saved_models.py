@@ -14,13 +14,14 @@ from hydra.core.global_hydra import GlobalHydra
 
 from cli_helpers import REPO, env, finish, start
 from conftest import CONF, FAST
-from unlearn_bench.artifacts import UNLEARNED_MODEL, UNLEARNED_MODEL_INFO
 from unlearn_bench.cache.tensor_file import decode
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.evaluate import evaluate_saved, with_run_dir
+from unlearn_bench.cli.evaluate_args import with_run_dir
+from unlearn_bench.experiment.evaluate_only import evaluate_saved
+from unlearn_bench.experiment.runner import run
+from unlearn_bench.experiment.saved_model import UNLEARNED_MODEL, UNLEARNED_MODEL_INFO
 from unlearn_bench.models.checkpoint import load_state_dict_file, load_weights
 from unlearn_bench.models.cnn import SmallCNN
-from unlearn_bench.pipeline import run
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 TINY = ("dataset.train_subset=300", "dataset.test_subset=100", "training.epochs=2", "training.milestones=[]")
 

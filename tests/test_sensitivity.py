@@ -6,7 +6,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from unlearn_bench.importance import compute_importance
-from unlearn_bench.sensitivity import output_norm_batch_estimator, output_norm_per_sample_estimator
+from unlearn_bench.importance.sensitivity import (
+    output_norm_batch_estimator,
+    output_norm_per_sample_estimator,
+)
 
 CPU = torch.device("cpu")
 

@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from unlearn_bench.data.forget import ClassTask, RandomTask
-from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.experiment.pipeline import _digest, load_data
+from unlearn_bench.experiment.runner import run
+from unlearn_bench.experiment.sequential import _weights_digest, cumulative_splits
 from unlearn_bench.importance.store import ImportanceStore
 from unlearn_bench.methods.ssd import SSD
-from unlearn_bench.metrics.evaluate import chance_level_warning
-from unlearn_bench.pipeline import _digest, load_data, run
-from unlearn_bench.sequential import _weights_digest, cumulative_splits
+from unlearn_bench.metrics.split_metrics import chance_level_warning
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 SMALL = ["dataset.train_subset=300", "dataset.test_subset=200", "training.epochs=1", "training.milestones=[]"]
 

@@ -23,7 +23,6 @@ from torch import nn
 from conftest import CONF, FAST, REPO
 from method_context import build_context
 from reference_setup import Samples, context
-from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.sfron import (
     SFROn,
@@ -32,6 +31,7 @@ from unlearn_bench.methods.sfron import (
     mean_squared_gradients,
     saliency_mask,
 )
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

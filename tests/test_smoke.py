@@ -1,4 +1,4 @@
-from unlearn_bench.pipeline import run
+from unlearn_bench.experiment.runner import run
 
 
 def test_default_config_runs_end_to_end(make_cfg):

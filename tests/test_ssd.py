@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.ssd import SSD, dampen
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 class Tiny(nn.Module):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.ssd import SSD, dampen
 from unlearn_bench.methods.ssd_rules import (
     assd_alpha,
@@ -15,6 +14,7 @@ from unlearn_bench.methods.ssd_rules import (
     mass_share_alpha,
     percentile,
 )
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 class Flat(torch.nn.Module):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cli_helpers import finish, start
-from unlearn_bench.standin import overrides_with_model, stand_in_for
+from unlearn_bench.experiment.standin import overrides_with_model, stand_in_for
 
 
 @pytest.mark.parametrize("overrides, expected", [
@@ -53,7 +53,7 @@ def test_the_cpu_cifar10_recipe_drops_only_the_rotation(make_cfg):
 
 
 def test_the_small_vit_brings_its_own_recipe_on_every_dataset(make_cfg):
-    from unlearn_bench.errors import build
+    from unlearn_bench.utils.errors import build
 
     for dataset in ("digits", "cifar10"):
         cfg = make_cfg("scale=cpu", f"dataset={dataset}", "model=vit_tiny")

@@ -20,8 +20,8 @@ from unlearn_bench.data.fashion_mnist import CLASSES as FASHION_CLASSES
 from unlearn_bench.data.forget import SubclassTask
 from unlearn_bench.data.prepare import prepare
 from unlearn_bench.data.superclasses import superclass_map, with_superclasses
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.protocol import loader_orders
+from unlearn_bench.experiment.protocol import loader_orders
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 CLASSES = ["ant", "bee", "cat", "dog"]
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -141,7 +141,7 @@ def test_a_bad_map_on_the_command_line_exits_2_with_one_sentence(tmp_path):
 
 
 def test_a_map_is_part_of_the_models_key_and_leaves_the_keys_of_models_without_one_as_they_were():
-    from unlearn_bench.model_keys import config_identity, model_material
+    from unlearn_bench.experiment.model_keys import config_identity, model_material
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         plain = compose("config", overrides=["dataset=cifar10"])

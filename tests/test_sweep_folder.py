@@ -15,9 +15,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from cli_helpers import finish, start, wait_for
+from unlearn_bench.cli.hydra_callbacks import SweepFolderLock
 from unlearn_bench.conf import CONF_DIR
-from unlearn_bench.hydra_callbacks import SweepFolderLock
-from unlearn_bench.sweep_folder import sweep_folder
+from unlearn_bench.sweep.location import sweep_folder
 
 TABLE2_CPU = ["experiment=table2", "scale=cpu", "dataset=digits"]
 

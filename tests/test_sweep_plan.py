@@ -13,15 +13,15 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from torch import nn
 
-from unlearn_bench import sweep_plan
 from unlearn_bench.conf import CONF_DIR
-from unlearn_bench.cpu import with_cpu_precision
-from unlearn_bench.model_keys import config_identity, model_material
-from unlearn_bench.pipeline import load_data
-from unlearn_bench.sweep_plan import as_job
-from unlearn_bench.sweep_preview import describe
-from unlearn_bench.sweep_size import job_overrides
+from unlearn_bench.experiment.model_keys import config_identity, model_material
+from unlearn_bench.experiment.pipeline import load_data
+from unlearn_bench.sweep import plan as sweep_plan
+from unlearn_bench.sweep.plan import as_job
+from unlearn_bench.sweep.preview import describe
+from unlearn_bench.sweep.size import job_overrides
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.utils.cpu import with_cpu_precision
 
 GRID = ["scale=smoke", "dataset=digits", "trainer.accelerator=cpu", "method=baseline,ssd", "task.forget=3,8", "seed=0"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from cli_helpers import finish, start
-from unlearn_bench.sweep_size import sweep_size
+from unlearn_bench.sweep.size import sweep_size
 
 
 def sweep(task, params=None, **sweeper):

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from cli_helpers import finish, start
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.pipeline import Experiment, load_data, run
+from unlearn_bench.experiment.pipeline import Experiment, load_data
+from unlearn_bench.experiment.runner import run
+from unlearn_bench.experiment.validation import validate_config
 from unlearn_bench.training import trainer as trainer_module
 from unlearn_bench.training.trainer import build_trainer, check_trainer_settings, weight_settings
-from unlearn_bench.validation import validate_config
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 TINY = ("dataset.train_subset=300", "dataset.test_subset=100", "training.epochs=1", "training.milestones=[]",
         "method=baseline")

@@ -21,8 +21,8 @@ from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.prepare import prepare
 from unlearn_bench.data.transforms import TransformSpec
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.models.cnn import SmallCNN
-from unlearn_bench.pipeline import run
 from unlearn_bench.training.module import ClassifierModule, Recipe, fit_classifier
 
 # batched augmentations: the resumed run must continue their random stream, not restart it

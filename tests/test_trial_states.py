@@ -6,7 +6,7 @@ import optuna
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from unlearn_bench import trial_states
+from unlearn_bench.search import trial_states
 
 
 def _racing(times: int, calls: list):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cli_helpers import finish, start
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.pipeline import run
+from unlearn_bench.experiment.runner import run
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 BAD_INPUTS = [
     (["seed=abc"], "seed=abc is invalid: it must be an integer ≥ 0 (e.g. set seed=0)."),

@@ -15,7 +15,7 @@ import wandb
 from lightning.pytorch.loggers import Logger
 
 from cli_helpers import env as cli_env
-from unlearn_bench.pipeline import run
+from unlearn_bench.experiment.runner import run
 from unlearn_bench.report.wandb_reader import read_offline
 from unlearn_bench.tracking.artifacts import ArtifactSettings, run_files
 from unlearn_bench.tracking.naming import Launch, run_names

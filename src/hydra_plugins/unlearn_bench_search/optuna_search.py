@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 
-from unlearn_bench.hydra_callbacks import failure_summary
+from unlearn_bench.cli.hydra_callbacks import failure_summary
 
 
 class OptunaSearch(OptunaSweeper):

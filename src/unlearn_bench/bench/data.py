@@ -32,7 +32,7 @@ from unlearn_bench.data.transforms import TransformSpec
 from unlearn_bench.methods.loops import train_epochs
 from unlearn_bench.models.resnet import resnet18
 from unlearn_bench.models.resnet_small import SmallResNet
-from unlearn_bench.precision import method_autocast
+from unlearn_bench.utils.precision import method_autocast
 
 CIFAR_MEAN, CIFAR_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
 

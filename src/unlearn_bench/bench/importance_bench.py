@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from unlearn_bench.importance import ImportanceStore, compute_importance
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.ssd import SSD
-from unlearn_bench.metrics.evaluate import SPLITS, evaluate
+from unlearn_bench.metrics.split_metrics import SPLITS, evaluate
 from unlearn_bench.models.resnet import resnet18
 from unlearn_bench.training.module import Recipe, fit_classifier
 

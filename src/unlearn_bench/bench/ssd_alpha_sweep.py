@@ -21,11 +21,11 @@ from hydra import compose, initialize_config_dir
 
 from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask
+from unlearn_bench.experiment.pipeline import Experiment, load_data, train_models
+from unlearn_bench.experiment.protocol import loader_orders
 from unlearn_bench.importance import compute_importance
 from unlearn_bench.methods.ssd import dampen
-from unlearn_bench.metrics.evaluate import accuracy, predict
-from unlearn_bench.pipeline import Experiment, load_data, train_models
-from unlearn_bench.protocol import loader_orders
+from unlearn_bench.metrics.split_metrics import accuracy, predict
 from unlearn_bench.training.store import ModelStore
 
 CONF = CONF_DIR

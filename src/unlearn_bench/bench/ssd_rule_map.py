@@ -45,13 +45,7 @@ from omegaconf import DictConfig
 from unlearn_bench.bench.ssd_rule_report import write_report
 from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask, RandomTask
-from unlearn_bench.errors import build
-from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.provenance import without_provenance
-from unlearn_bench.methods.ssd import dampen
-from unlearn_bench.metrics.evaluate import paper_columns, tuning_columns
-from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.pipeline import (
+from unlearn_bench.experiment.pipeline import (
     Experiment,
     build_context,
     load_data,
@@ -59,8 +53,14 @@ from unlearn_bench.pipeline import (
     split_sets,
     train_models,
 )
-from unlearn_bench.standin import overrides_with_model, stand_in_for
+from unlearn_bench.experiment.standin import overrides_with_model, stand_in_for
+from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.methods.provenance import without_provenance
+from unlearn_bench.methods.ssd import dampen
+from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.metrics.split_metrics import paper_columns, tuning_columns
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.utils.errors import build
 
 log = logging.getLogger("ssd_rule_map")
 CONF = CONF_DIR

@@ -27,7 +27,7 @@ import time
 import torch
 
 from unlearn_bench.bench.output import write_result
-from unlearn_bench.cpu import cpu_flags, cpu_model, has_native_bf16, usable_cores
+from unlearn_bench.utils.cpu import cpu_flags, cpu_model, has_native_bf16, usable_cores
 
 # the CIFAR-10 stand-in's recipe before the whitening stem (2026-11-27 to 2026-12-06)
 OLD_RECIPE = ["model.net.stem=conv", "model.net.head_scale=1", "training.epochs=8", "trainer.channels_last=false"]
@@ -88,7 +88,7 @@ def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
-    import unlearn_bench.resolvers  # noqa: F401 - the configs' resolvers
+    import unlearn_bench.cli.resolvers  # noqa: F401 - the configs' resolvers
 
     with initialize_config_module("unlearn_bench.conf", version_base="1.3"):
         return hydra_compose("config", overrides=overrides)
@@ -96,11 +96,11 @@ def compose(overrides: list[str]):
 
 def train_original(root: str, seed: int, extra: list[str]) -> dict:
     """A scale=cpu CIFAR-10 original trained as the pipeline trains it; wall time and accuracies."""
-    from unlearn_bench.cpu import apply_threads, with_cpu_precision
-    from unlearn_bench.errors import build
-    from unlearn_bench.metrics.evaluate import accuracy, predict
-    from unlearn_bench.pipeline import Experiment, load_data
+    from unlearn_bench.experiment.pipeline import Experiment, load_data
+    from unlearn_bench.metrics.split_metrics import accuracy, predict
     from unlearn_bench.training.module import fit_classifier
+    from unlearn_bench.utils.cpu import apply_threads, with_cpu_precision
+    from unlearn_bench.utils.errors import build
 
     cfg = with_cpu_precision(compose([*BASE, f"dataset.root={root}", f"seed={seed}", *extra]))
     apply_threads(cfg.trainer.get("num_threads"))

@@ -24,7 +24,7 @@ from unlearn_bench.data.cifar100_classes import FINE_CLASSES as CIFAR100_CLASSES
 from unlearn_bench.data.cifar100_classes import SUPERCLASSES as CIFAR100_SUPERCLASSES
 from unlearn_bench.data.folder import has_split_folders, load_image_folder
 from unlearn_bench.data.superclasses import with_superclasses
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
 

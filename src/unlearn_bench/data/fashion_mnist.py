@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -23,7 +23,7 @@ from PIL import Image
 
 from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
 

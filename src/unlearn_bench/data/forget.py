@@ -9,7 +9,7 @@ import numpy as np
 
 from unlearn_bench.data.prepare import PreparedData
 from unlearn_bench.data.selection import Selection, select_by_score
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 @dataclass(frozen=True)

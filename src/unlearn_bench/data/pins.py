@@ -18,7 +18,7 @@ from unlearn_bench.data.folder import (
     image_files,
     stratified_file_split,
 )
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 PINS_FOLDER = "105_classes_pins_dataset"
 PINS_URL = "https://www.kaggle.com/datasets/hereisburak/pins-face-recognition"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 SCORES = ("uniform", "memorization", "entanglement")
 LEVELS = ("high", "mid", "low", "mix")

@@ -10,7 +10,7 @@ from dataclasses import replace
 import torch
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 KEY = "dataset.superclasses"
 

@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from unlearn_bench.data.base import DatasetBundle, ImageSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def to_uint8_chw(image) -> torch.Tensor:

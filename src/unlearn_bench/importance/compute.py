@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader
 from unlearn_bench.importance.estimators import Importances, get_estimator
 from unlearn_bench.importance.lightning_pass import lightning_pass
 from unlearn_bench.importance.loop import loop_pass
-from unlearn_bench.precision import trainer_setting
 from unlearn_bench.training.callbacks import duration
+from unlearn_bench.utils.precision import trainer_setting
 
 log = logging.getLogger(__name__)
 

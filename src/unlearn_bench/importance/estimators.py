@@ -4,7 +4,7 @@
 - ``per_sample`` (true empirical Fisher diagonal): Σ_i (∇ CE(x_i, y_i))², counted per sample;
 - ``expected`` (Fisher Forgetting): Σ_i Σ_y p(y|x_i)·(∇ CE(x_i, y))², counted per sample;
 - ``output_norm_batch`` / ``output_norm_per_sample`` (LFSSD, label-free): |∇ ||f(x)||²₂|
-  (`unlearn_bench.sensitivity`).
+  (`unlearn_bench.importance.sensitivity`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from unlearn_bench.sensitivity import output_norm_batch_estimator, output_norm_per_sample_estimator
+from unlearn_bench.importance.sensitivity import (
+    output_norm_batch_estimator,
+    output_norm_per_sample_estimator,
+)
 
 Importances = dict[str, torch.Tensor]
 BatchEstimator = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[Importances, int]]

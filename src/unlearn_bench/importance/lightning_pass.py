@@ -22,12 +22,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from unlearn_bench.distributed import end_spawned_process_group
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance.estimators import Importances, get_estimator, trainable
 from unlearn_bench.importance.sums import ImportanceSums
-from unlearn_bench.precision import trainer_setting
 from unlearn_bench.training.trainer import build_trainer
+from unlearn_bench.utils.distributed import end_spawned_process_group
+from unlearn_bench.utils.errors import UnlearnBenchError
+from unlearn_bench.utils.precision import trainer_setting
 
 # FixedBatches returns every index by construction (Lightning cannot check a custom batch sampler)
 warnings.filterwarnings("ignore", message="You are using a custom batch sampler `FixedBatches`")

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import ConcatDataset, Subset
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import Tagged, frozen, progress_enabled, seed_all, train_epochs
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 KL_REDUCTIONS = ("batchmean", "mean")
 

@@ -13,10 +13,10 @@ from torch.utils.data import Dataset
 
 from unlearn_bench.data.batches import make_loader
 from unlearn_bench.data.forget import ForgetSplit
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.context import ENTRY_OF, GOLD_MESSAGE, Withheld, withheld_fields
-from unlearn_bench.precision import method_autocast, trainer_setting
+from unlearn_bench.utils.errors import UnlearnBenchError
+from unlearn_bench.utils.precision import method_autocast, trainer_setting
 
 
 @dataclass(repr=False)

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.gradient import GradientMethod, Phase
 from unlearn_bench.methods.loops import frozen
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def pixel_stats(dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

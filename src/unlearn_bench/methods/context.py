@@ -6,7 +6,7 @@ recorded, so the results say what the method actually used."""
 
 from __future__ import annotations
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 # data_used entry -> the context attributes it opens
 DATA_ENTRIES: dict[str, tuple[str, ...]] = {

@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.gradient import _describe
 from unlearn_bench.methods.loops import cross_entropy_loss, progress_enabled, seed_all
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def uniform_kl(logits: torch.Tensor) -> torch.Tensor:

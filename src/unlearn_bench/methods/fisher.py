@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from unlearn_bench.importance import Importances, compute_importance
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.precision import importance_trainer_cfg
+from unlearn_bench.utils.precision import importance_trainer_cfg
 
 
 def expected_fisher_loop(model: nn.Module, dataset: Dataset, device: torch.device,

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import progress_enabled, seed_all
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 Loss = Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]
 # the context's datasets a phase may train on (the *_train_set ones with training augmentation)

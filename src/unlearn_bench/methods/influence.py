@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import seed_all
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def coded_woodfisher(gradients: Iterable[torch.Tensor], v: torch.Tensor, n: int) -> torch.Tensor:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.gradient import GradientMethod, Phase
 from unlearn_bench.methods.loops import cross_entropy_loss
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 LAYERS = (nn.Conv2d, nn.Linear)
 NORMS = (nn.modules.batchnorm._BatchNorm,)

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Subset
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.methods.gradient import GradientMethod, Phase
 from unlearn_bench.methods.loops import cross_entropy_loss
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def small_gradient_mask(weight: torch.Tensor, grad: torch.Tensor, share: float) -> torch.Tensor:

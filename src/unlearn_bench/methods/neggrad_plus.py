@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import paired_epochs, progress_enabled, seed_all
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 MODEL_MODES = ("eval", "train")
 

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import (
     Relabelled,
@@ -20,6 +19,7 @@ from unlearn_bench.methods.loops import (
     seed_all,
     train_epochs,
 )
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 LABEL_DRAWS = ("uniform", "other")
 SCHEDULES = ("auto", "separate", "mixed")

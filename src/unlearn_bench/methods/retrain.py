@@ -7,9 +7,9 @@ import copy
 
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.training.module import fit_classifier
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 class Retrain(UnlearningMethod):
@@ -37,7 +37,7 @@ class Retrain(UnlearningMethod):
         if self.is_gold:
             raise UnlearnBenchError(
                 "method=retrain with method.reset=all is the gold model, which the pipeline produces "
-                "(unlearn_bench.pipeline.run); call it with method.reset=head to retrain inside a method."
+                "(unlearn_bench.experiment.runner.run); call it with method.reset=head to retrain inside a method."
             )
         model.get_classifier().reset_parameters()
         info = fit_classifier(model, ctx.retain_train_set, ctx.val_set, ctx.recipe.with_lr(self.head_lr),

@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from unlearn_bench.data.selection import ranked
-from unlearn_bench.errors import UnlearnBenchError, build
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 LEVELS = ("low", "mid", "high")
 

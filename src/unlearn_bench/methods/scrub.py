@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Subset
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import (
     dataset_labels,
@@ -23,6 +22,7 @@ from unlearn_bench.methods.loops import (
     seed_all,
     train_epochs,
 )
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:

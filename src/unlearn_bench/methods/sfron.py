@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.gradient import _describe
 from unlearn_bench.methods.loops import Autocast, progress_enabled, seed_all
 from unlearn_bench.methods.saliency import batch_gradients
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 EPS = 1e-15  # the authors' constant, in the adaptive weights and in the Fisher ratio
 

@@ -1,7 +1,7 @@
 """The Selective Synaptic Dampening family: SSD (Foster et al., AAAI-24, Algorithm 1) and its
 follow-ups as options of one method. What varies is where the importances come from
 (`estimator`: the Fisher diagonal, or LFSSD's label-free output-norm sensitivity,
-`unlearn_bench.sensitivity`) and how α is chosen (`alpha_rule`, `methods/ssd_rules.py`).
+`unlearn_bench.importance.sensitivity`) and how α is chosen (`alpha_rule`, `methods/ssd_rules.py`).
 `ASSD` and `LFSSD` are SSD with the published choices as defaults."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import time
 import torch
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.importance import ESTIMATORS, Importances, compute_importance
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.ssd_rules import ALPHA_RULES, choose_alpha
-from unlearn_bench.precision import importance_trainer_cfg
+from unlearn_bench.utils.errors import UnlearnBenchError
+from unlearn_bench.utils.precision import importance_trainer_cfg
 
 
 @torch.no_grad()
@@ -135,7 +135,7 @@ class ASSD(SSD):
 
 class LFSSD(SSD):
     """Loss-Free SSD (Foster, Schoepf, Brintrup, 2024, arXiv:2402.19308): SSD on the label-free
-    sensitivity |∇ ||f(x)||²₂| instead of the Fisher diagonal (`unlearn_bench.sensitivity`)."""
+    sensitivity |∇ ||f(x)||²₂| instead of the Fisher diagonal (`unlearn_bench.importance.sensitivity`)."""
 
     name = "lfssd"
 

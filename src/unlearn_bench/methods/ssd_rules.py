@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 Importances = dict[str, torch.Tensor]
 

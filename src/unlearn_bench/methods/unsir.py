@@ -12,9 +12,9 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from tqdm.auto import trange
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import dataset_labels, progress_enabled, seed_all, train_epochs
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 class NoiseDataset(Dataset):

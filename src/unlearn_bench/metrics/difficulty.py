@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from unlearn_bench.data.selection import Selection
-from unlearn_bench.metrics.evaluate import predict
 from unlearn_bench.metrics.shadows import train_reference
+from unlearn_bench.metrics.split_metrics import predict
 
 MEMORIZATION_SEED = 400_000  # + 1000·selection.seed + model index: apart from the shadows' and populations' seeds
 

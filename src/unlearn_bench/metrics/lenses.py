@@ -12,9 +12,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.divergence import ZRF_REDUCTIONS, mean_js, zrf_score
-from unlearn_bench.metrics.evaluate import SPLITS, predict
 from unlearn_bench.metrics.reference_memo import fingerprint
 from unlearn_bench.metrics.relearn import RelearnConfig, relearn_steps
 from unlearn_bench.metrics.rmia import label_probability, rmia_attack
@@ -25,6 +23,8 @@ from unlearn_bench.metrics.shadows import (
     shadow_models,
     ulira_attack,
 )
+from unlearn_bench.metrics.split_metrics import SPLITS, predict
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unlearn_bench.errors import UnlearnBenchError
 from unlearn_bench.metrics.challenge import bucket_points, challenge_score, logit_scaled_confidence
-from unlearn_bench.metrics.evaluate import predict
 from unlearn_bench.metrics.klom import klom, margins, summary
 from unlearn_bench.metrics.shadows import _digest, train_reference
+from unlearn_bench.metrics.split_metrics import predict
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
 SOURCES = ("unlearning_seeds", "originals")

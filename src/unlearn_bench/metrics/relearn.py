@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.metrics.evaluate import accuracy
+from unlearn_bench.metrics.split_metrics import accuracy
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 @dataclass(frozen=True)

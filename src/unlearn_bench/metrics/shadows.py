@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset
 
-from unlearn_bench.errors import UnlearnBenchError, build
-from unlearn_bench.metrics.evaluate import predict
+from unlearn_bench.metrics.split_metrics import predict
 from unlearn_bench.metrics.ulira import attack_metrics, likelihood_ratio, logit_confidence
 from unlearn_bench.training.module import fit_classifier
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 STEM = {"conv1.0": "conv1", "conv1.1": "bn1"}
 RESIDUAL = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import timm
 from torch import nn
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 PAPER_VIT = "vit_base_patch16_224.orig_in21k_ft_in1k"
 

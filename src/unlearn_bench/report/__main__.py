@@ -111,7 +111,7 @@ def _tables_main(argv: list[str]) -> int:
 
 
 def _best_params_main(argv: list[str]) -> int:
-    from unlearn_bench.tuning import best_trial, write_tuned_config
+    from unlearn_bench.search.tuned_config import best_trial, write_tuned_config
 
     parser = argparse.ArgumentParser(prog="python -m unlearn_bench.report best-params",
                                      description="Write an Optuna study's best parameters as a config.")

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from unlearn_bench.metrics.evaluate import DESTROYED, DIVERGED
+from unlearn_bench.experiment.record import RESULTS_PATTERN, is_results_file
+from unlearn_bench.metrics.split_metrics import DESTROYED, DIVERGED
 from unlearn_bench.report.paper import paper_forget_name
-from unlearn_bench.results import RESULTS_PATTERN, is_results_file
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from unlearn_bench.experiment.record import RESULTS_FILE
 from unlearn_bench.report.collect import dedupe, load_records
-from unlearn_bench.results import RESULTS_FILE
 
 log = logging.getLogger(__name__)
 RUN_GLOBS = (f"**/offline-run-*/files/{RESULTS_FILE}", f"**/run-*/files/{RESULTS_FILE}")

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.results import RESULTS_FILE
+from unlearn_bench.experiment.record import RESULTS_FILE
 from unlearn_bench.tracking import summary
 from unlearn_bench.tracking.artifacts import ArtifactSettings, log_artifacts, run_files
 from unlearn_bench.tracking.guard import guarded

@@ -15,12 +15,12 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from unlearn_bench.data.batches import make_loader, sample_images
-from unlearn_bench.distributed import end_spawned_process_group
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.precision import trainer_setting
 from unlearn_bench.training.callbacks import EpochProgress, KeepBestState
 from unlearn_bench.training.checkpoints import checkpoint_callbacks, load_best, resume_path
 from unlearn_bench.training.trainer import build_trainer
+from unlearn_bench.utils.distributed import end_spawned_process_group
+from unlearn_bench.utils.errors import UnlearnBenchError
+from unlearn_bench.utils.precision import trainer_setting
 
 SCHEDULES = ("multistep", "onecycle")
 # training images a network that derives something from its data (a whitening stem) sees before training

@@ -12,7 +12,7 @@ from torch import nn
 from unlearn_bench.cache.files import atomic_write_bytes, content_key
 from unlearn_bench.cache.tensor_file import layout_of, non_finite_count
 from unlearn_bench.cache.tensor_store import TensorStore
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 __all__ = ["ModelStore", "atomic_write_bytes", "content_key"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import lightning as L
 
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 # the suite's own trainer keys (read by the suite, never passed to Lightning)
 SUITE_KEYS = {

@@ -45,7 +45,7 @@ def cpu_precision(setting, cpuinfo: Path | None = None) -> str:
     only on a CPU with native bf16."""
     value = str(setting).lower()
     if value not in BF16_SETTINGS:
-        from unlearn_bench.errors import UnlearnBenchError
+        from unlearn_bench.utils.errors import UnlearnBenchError
 
         raise UnlearnBenchError(f"scale.cpu_bf16={setting!r} is not one of {', '.join(BF16_SETTINGS)}.")
     if value == "auto":

@@ -17,21 +17,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn_bench.cli.interrupts import FinalWrite
 from unlearn_bench.data.forget import ForgetSplit, RandomTask, _resolve_name
 from unlearn_bench.data.prepare import PreparedData
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.interrupts import FinalWrite
-from unlearn_bench.metrics.divergence import mean_js
-from unlearn_bench.metrics.evaluate import (
-    SPLITS,
-    metrics_from_outputs,
-    model_outputs,
-    paper_columns,
-    unlearned_model_warnings,
-)
-from unlearn_bench.metrics.lenses import forget_and_retain_splits
-from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.pipeline import (
+from unlearn_bench.experiment.pipeline import (
     Experiment,
     architecture,
     build_context,
@@ -43,9 +32,20 @@ from unlearn_bench.pipeline import (
     train_models,
     unlearn,
 )
-from unlearn_bench.rescue import save_run
-from unlearn_bench.results import versions
+from unlearn_bench.experiment.record import versions
+from unlearn_bench.experiment.rescue import save_run
+from unlearn_bench.metrics.divergence import mean_js
+from unlearn_bench.metrics.lenses import forget_and_retain_splits
+from unlearn_bench.metrics.objective import distance_to_gold
+from unlearn_bench.metrics.split_metrics import (
+    SPLITS,
+    metrics_from_outputs,
+    model_outputs,
+    paper_columns,
+    unlearned_model_warnings,
+)
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,14 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from unlearn_bench import interrupts
-from unlearn_bench.grid_guard import start_refusal
-from unlearn_bench.job import FAILURE_FILE
-from unlearn_bench.sweep_folder import SweepLock
-from unlearn_bench.sweep_preview import describe
-from unlearn_bench.sweep_size import ENV, is_search, sweep_size, swept_choices
-from unlearn_bench.trial_states import fail_orphaned_trials, start_search
-from unlearn_bench.tuning import best_trial, count_done_trials, write_tuned_config
+from unlearn_bench.cli import interrupts
+from unlearn_bench.cli.job import FAILURE_FILE
+from unlearn_bench.search.trial_states import fail_orphaned_trials, start_search
+from unlearn_bench.search.tuned_config import best_trial, count_done_trials, write_tuned_config
+from unlearn_bench.sweep.confirm import start_refusal
+from unlearn_bench.sweep.location import SweepLock
+from unlearn_bench.sweep.preview import describe
+from unlearn_bench.sweep.size import ENV, is_search, sweep_size, swept_choices
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.sweep_size import override_key
+from unlearn_bench.sweep.size import override_key
 
 FORGET = "task.forget"
 # conf/setting/as_given.yaml: Table 1's grid on the dataset and task given on the command line
@@ -30,7 +30,7 @@ def command_line_value(root: DictConfig, key: str) -> str | None:
 
 
 def _no_targets(root: DictConfig, dataset: str) -> Exception:
-    from unlearn_bench.errors import UnlearnBenchError
+    from unlearn_bench.utils.errors import UnlearnBenchError
 
     experiment = OmegaConf.select(root, "hydra.runtime.choices.experiment", default=None)
     grid = f"experiment={experiment}" if experiment else "this grid"
@@ -81,7 +81,7 @@ def grid_refusal(argv: Sequence[str]) -> str | None:
     from hydra.types import RunMode
 
     from unlearn_bench.conf import CONF_DIR
-    from unlearn_bench.errors import user_error
+    from unlearn_bench.utils.errors import user_error
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

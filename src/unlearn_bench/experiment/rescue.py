@@ -12,10 +12,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 from torch import nn
 
-from unlearn_bench.artifacts import save_artifacts
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.resolvers import run_id
-from unlearn_bench.results import write_results
+from unlearn_bench.cli.resolvers import run_id
+from unlearn_bench.experiment.record import write_results
+from unlearn_bench.experiment.saved_model import save_artifacts
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
 

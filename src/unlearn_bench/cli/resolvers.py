@@ -7,7 +7,8 @@ import secrets
 
 from omegaconf import OmegaConf
 
-from unlearn_bench import cli_help, experiment_targets
+from unlearn_bench.cli import experiment_targets
+from unlearn_bench.cli import help as cli_help
 
 
 def run_id() -> str:
@@ -36,19 +37,19 @@ def register() -> None:
 
 
 def _cpu_precision(setting) -> str:
-    from unlearn_bench.cpu import cpu_precision
+    from unlearn_bench.utils.cpu import cpu_precision
 
     return cpu_precision(setting)
 
 
 def _sweep_folder(experiment, overrides) -> str:
-    from unlearn_bench.sweep_folder import sweep_folder
+    from unlearn_bench.sweep.location import sweep_folder
 
     return sweep_folder(experiment, [str(o) for o in overrides])
 
 
 def _job_threads() -> int:
-    from unlearn_bench.cpu import job_threads
+    from unlearn_bench.utils.cpu import job_threads
 
     return job_threads()
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from unlearn_bench.data.forget import ForgetSplit
-from unlearn_bench.errors import UnlearnBenchError
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 PROTOCOLS = ("ours", "official")
 ORDERS = {"ours": "class_sorted", "official": "request"}

@@ -13,6 +13,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+# config keys that do not change what a run measures (where it wrote, how it logged, the grid guard's
+# +confirm): a rerun differing only there skips the finished job, and reuses the grid's folder (sweep.location)
+NOT_IDENTITY = ("paths", "logger", "confirm", "trainer.enable_progress_bar")
+
 ENV = "UNLEARN_BENCH_SWEEP_JOBS"
 
 

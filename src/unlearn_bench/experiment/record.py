@@ -67,10 +67,10 @@ def versions() -> dict:
     import lightning
     import torch
 
-    import unlearn_bench
+    from unlearn_bench.version import __version__
 
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "lightning": lightning.__version__, "unlearn_bench": unlearn_bench.__version__}
+            "lightning": lightning.__version__, "unlearn_bench": __version__}
 
 
 def _fmt(value) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from unlearn_bench.tuning import sqlite_path
+from unlearn_bench.search.tuned_config import sqlite_path
 
 log = logging.getLogger(__name__)
 OWNER = "owner"  # user attribute of a trial: "host:pid" of the process running it

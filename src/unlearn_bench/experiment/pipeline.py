@@ -15,16 +15,19 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from unlearn_bench.cpu import apply_threads
+from unlearn_bench.cli.interrupts import FinalWrite
 from unlearn_bench.data.base import ImageDataset
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.data.prepare import PreparedData, prepare
 from unlearn_bench.data.selection import Selection
 from unlearn_bench.data.superclasses import with_superclasses
 from unlearn_bench.data.transforms import TransformSpec
-from unlearn_bench.errors import UnlearnBenchError, build
+from unlearn_bench.experiment.model_keys import config_identity, model_material
+from unlearn_bench.experiment.protocol import loader_orders
+from unlearn_bench.experiment.record import format_table, versions
+from unlearn_bench.experiment.rescue import save_run
+from unlearn_bench.experiment.validation import validate_data
 from unlearn_bench.importance import ImportanceStore
-from unlearn_bench.interrupts import FinalWrite
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.provenance import without_provenance
 from unlearn_bench.methods.retrain import Retrain
@@ -35,15 +38,7 @@ from unlearn_bench.metrics.difficulty import (
     sample_memorization,
 )
 from unlearn_bench.metrics.difficulty import summary as difficulty_summary
-from unlearn_bench.metrics.evaluate import (
-    SPLITS,
-    metrics_from_outputs,
-    model_outputs,
-    paper_columns,
-    tuning_columns,
-    unlearned_model_warnings,
-)
-from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, lens_configs, timed
+from unlearn_bench.metrics.lenses import compute_lenses, lens_columns, timed
 from unlearn_bench.metrics.objective import distance_to_gold
 from unlearn_bench.metrics.populations import (
     population_config,
@@ -52,17 +47,21 @@ from unlearn_bench.metrics.populations import (
     unlearned_population,
 )
 from unlearn_bench.metrics.reference_memo import fingerprint, role_memo
-from unlearn_bench.model_keys import config_identity, model_material
+from unlearn_bench.metrics.split_metrics import (
+    SPLITS,
+    metrics_from_outputs,
+    model_outputs,
+    paper_columns,
+    tuning_columns,
+    unlearned_model_warnings,
+)
 from unlearn_bench.models.checkpoint import original_checkpoint, original_from_checkpoint
-from unlearn_bench.protocol import check_protocol, loader_orders
-from unlearn_bench.rescue import save_run
-from unlearn_bench.results import format_table, versions
-from unlearn_bench.tracking import for_role, log_model_source, open_tracker
+from unlearn_bench.tracking import for_role, log_model_source
 from unlearn_bench.training.callbacks import duration
 from unlearn_bench.training.checkpoints import get_or_train_resumable
 from unlearn_bench.training.module import fit_classifier
 from unlearn_bench.training.store import ModelStore
-from unlearn_bench.validation import validate_config, validate_data
+from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 log = logging.getLogger(__name__)
 
@@ -339,22 +338,6 @@ def run_identity(cfg: DictConfig, split: ForgetSplit) -> dict:
     """What a results record is about: the keys the report groups runs by."""
     return {"dataset": cfg.dataset.name, "model": cfg.model.name, "architecture": architecture(cfg.model),
             "task": split.task, "forget": split.target, "seed": cfg.seed}
-
-
-def run(cfg: DictConfig) -> dict:
-    """Run one experiment described by `cfg`; write and return its results record."""
-    validate_config(cfg)
-    apply_threads(cfg.trainer.get("num_threads"))
-    task = build(cfg.task)
-    check_protocol(cfg.protocol.name)
-    lens_configs(cfg.get("lenses"))  # a bad lenses.* value fails now, not after training
-    method = build_method(cfg, task.name)
-    with open_tracker(cfg, method.name, architecture(cfg.model)) as tracker:
-        if getattr(task, "requests", 1) > 1:
-            from unlearn_bench.sequential import run_sequence
-
-            return run_sequence(cfg, task, tracker)
-        return run_one(cfg, task, method, tracker)
 
 
 def population_section(cfg, exp, store, material, recipe, split, method, original, original_info, eval_sets, device,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from unlearn_bench.sweep_estimate import finished_jobs, training_time, unlearning_time
-from unlearn_bench.sweep_plan import (
+from unlearn_bench.sweep.estimate import finished_jobs, training_time, unlearning_time
+from unlearn_bench.sweep.plan import (
     GIVEN,
     IN_STORE,
     TO_TRAIN,
@@ -18,7 +18,7 @@ from unlearn_bench.sweep_plan import (
     PlannedModel,
     grid_models,
 )
-from unlearn_bench.sweep_size import is_search, sweep_size
+from unlearn_bench.sweep.size import is_search, sweep_size
 from unlearn_bench.training.callbacks import duration
 
 

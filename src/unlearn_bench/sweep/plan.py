@@ -14,11 +14,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from unlearn_bench.cache.files import content_key
-from unlearn_bench.cpu import with_cpu_precision
-from unlearn_bench.model_keys import ROLES, config_identity
-from unlearn_bench.standin import overrides_with_model, stand_in_for
-from unlearn_bench.sweep_size import job_overrides
+from unlearn_bench.experiment.model_keys import ROLES, config_identity
+from unlearn_bench.experiment.standin import overrides_with_model, stand_in_for
+from unlearn_bench.sweep.size import job_overrides
 from unlearn_bench.training.store import ModelStore
+from unlearn_bench.utils.cpu import with_cpu_precision
 
 # a method's config lies under method.* (no method preset sets anything else), so jobs that differ
 # in their method alone share their models: one of them is composed

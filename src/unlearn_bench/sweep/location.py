@@ -14,8 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from unlearn_bench.job import NOT_IDENTITY
-from unlearn_bench.sweep_size import override_key, under
+from unlearn_bench.sweep.size import NOT_IDENTITY, override_key, under
 
 LOCK = ".sweep.lock"
 

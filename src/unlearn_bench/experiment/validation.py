@@ -13,9 +13,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.errors import UnlearnBenchError
-from unlearn_bench.precision import autocast_dtype
 from unlearn_bench.training.trainer import check_trainer_settings
+from unlearn_bench.utils.errors import UnlearnBenchError
+from unlearn_bench.utils.precision import autocast_dtype
 
 # method / training settings that must be whole numbers ≥ 1, or > 0
 _COUNT = re.compile(r"(^|_)(batch_size|repeats|samples_per_class)$")

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from unlearn_bench.cache.tensor_file import non_finite_count
 from unlearn_bench.data.batches import make_loader
 from unlearn_bench.metrics.mia import entropy, mia_score
-from unlearn_bench.precision import method_autocast, trainer_setting
+from unlearn_bench.utils.precision import method_autocast, trainer_setting
 
 SPLITS = ("retain_train", "forget_train", "retain_test", "forget_test")
 # held-out validation samples (never trained on; the models' epoch selection only): a search tunes on

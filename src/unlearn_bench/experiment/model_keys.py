@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.cpu import training_threads
 from unlearn_bench.training.trainer import weight_settings
+from unlearn_bench.utils.cpu import training_threads
 
 # the dataset settings that change what a model sees (paths and download flags do not)
 DATA_KEYS = ("name", "train_subset", "test_subset", "val_fraction", "mean", "std", "augmentations", "load_size")

@@ -17,19 +17,16 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.cache.files import atomic_write_bytes, stale_temps
-from unlearn_bench.errors import UnlearnBenchError, user_error
-from unlearn_bench.interrupts import Interrupted, released
-from unlearn_bench.rescue import RunRescued
-from unlearn_bench.results import RESULTS_FILE
-from unlearn_bench.sweep_size import job_label
-from unlearn_bench.trial_states import claim_trial, fail_claimed_trial
+from unlearn_bench.cli.interrupts import Interrupted, released
+from unlearn_bench.experiment.record import RESULTS_FILE
+from unlearn_bench.experiment.rescue import RunRescued
+from unlearn_bench.search.trial_states import claim_trial, fail_claimed_trial
+from unlearn_bench.sweep.size import NOT_IDENTITY, job_label
+from unlearn_bench.utils.errors import UnlearnBenchError, user_error
 
 log = logging.getLogger(__name__)
 
 FAILURE_FILE = "failure.json"
-# config keys that do not change what a run measures (where it wrote, how it logged, the grid guard's
-# +confirm): a rerun differing only there skips the finished job, and reuses the grid's folder (sweep_folder)
-NOT_IDENTITY = ("paths", "logger", "confirm", "trainer.enable_progress_bar")
 
 
 def is_multirun() -> bool:

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from unlearn_bench.model_keys import ROLES
-from unlearn_bench.results import RESULTS_FILE
-from unlearn_bench.sweep_plan import PlannedModel
+from unlearn_bench.experiment.model_keys import ROLES
+from unlearn_bench.experiment.record import RESULTS_FILE
+from unlearn_bench.sweep.plan import PlannedModel
 from unlearn_bench.training.store import ModelStore
 
 # what comparable models may differ in: the same dataset settings, network, recipe, precision and

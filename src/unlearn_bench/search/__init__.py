@@ -1,0 +1,1 @@
+"""Hyperparameter searches (Optuna): trial states and the tuned configs they write."""

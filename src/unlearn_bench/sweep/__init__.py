@@ -1,0 +1,1 @@
+"""Grids (--multirun): their size, plan, time estimate, preview, folder and guard."""

@@ -1,0 +1,1 @@
+"""Small helpers used everywhere: errors, precision, threads, distributed runs."""
