@@ -58,6 +58,18 @@ MUTATIONS = [  # (name, file, text, its mutation, -k of the reference test that 
  ("fcs retain lr unscaled", "src/unlearn_bench/methods/fcs.py", 'group["lr"] * self.batch_size / self.retain_lr_batch', 'group["lr"]', "fcs_pulls"),
  ("rum groups to come forgotten early", "src/unlearn_bench/methods/rum.py", 'np.concatenate([kept, *still_to_come])', 'kept', "low_to_high", "tests/test_rum.py"),
  ("rum high first", "src/unlearn_bench/methods/rum.py", 'zip(LEVELS, np.array_split(order, len(LEVELS))', 'zip(LEVELS[::-1], np.array_split(order, len(LEVELS))', "low_to_high", "tests/test_rum.py"),
+ ('scar shrink once', 'src/unlearn_bench/methods/scar.py', 'self.gamma1, self.gamma2, self.shrink_passes)', 'self.gamma1, self.gamma2, 1)', "scar"),
+ ('scar off-diagonal plain mean', 'src/unlearn_bench/methods/scar.py', 'v2 = off.sum() / nonzero if nonzero > 0 else off.sum()', 'v2 = off.sum() / (cov.numel() - cov.shape[0])', "scar"),
+ ('scar unnormalised distance', 'src/unlearn_bench/methods/scar.py', 'diff = F.normalize(tukey(embeddings, delta), p=2, dim=-1)[:, None, :] - F.normalize(means, p=2, dim=-1)', 'diff = tukey(embeddings, delta)[:, None, :] - means', "scar"),
+ ('scar targets every step', 'src/unlearn_bench/methods/scar.py', 'targets[n][:len(distances)]', 'wrong_class_targets(distances.detach(), yf, class_index, self.target_skip)', "fixed_at_the_first_step", "tests/test_scar.py"),
+ ('scar skip by label', 'src/unlearn_bench/methods/scar.py', 'own = (first == labels) if skip == "index" else (classes[first] == labels)', 'own = classes[first] == labels', "target_is_the_nearest", "tests/test_scar.py"),
+ ('scar kl elementwise mean', 'src/unlearn_bench/methods/scar.py', 'reduction="batchmean", log_target=True)', 'reduction="mean", log_target=True)', "scar"),
+ ('scar no drop forgotten', 'src/unlearn_bench/methods/scar.py', 'student, stored = drop_forgotten(student, stored, tuple(ctx.forget_classes))', 'pass', "scar"),
+ ('scar steps in eval', 'src/unlearn_bench/methods/scar.py', "model.train()  # the code's bbone.train(), fc.train()", 'model.eval()', "scar"),
+ ('scar statistics in train', 'src/unlearn_bench/methods/scar.py', '        model.eval()\n        data = ctx.retain_train_set', '        model.train()\n        data = ctx.retain_train_set', "scar"),
+ ('scar no extra forward', 'src/unlearn_bench/methods/scar.py', 'if self.extra_forward:', 'if False:', "scar"),
+ ('scar no accuracy weighting', 'src/unlearn_bench/methods/scar.py', 'chosen = chosen * weight[yf]', 'pass', "scar"),
+ ('scar unbalanced surrogate', 'src/unlearn_bench/methods/scar.py', 'weights = balanced_weights(logits.argmax(1), ctx.num_classes).cpu()', 'weights = torch.ones(len(logits))', "scar"),
  ("baseline copy", "src/unlearn_bench/methods/baseline.py", '        return model\n', '        import copy; return copy.deepcopy(model).train()\n', "baseline"),
 ]
 

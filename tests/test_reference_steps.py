@@ -49,6 +49,7 @@ from unlearn_bench.methods.neggrad_plus import NegGradPlus
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.retrain import Retrain
 from unlearn_bench.methods.salun import SalUn
+from unlearn_bench.methods.scar import SCAR, balanced_weights
 from unlearn_bench.methods.schedules import LinearUpDown
 from unlearn_bench.methods.scrub import SCRUB
 from unlearn_bench.methods.sfron import SFROn
@@ -749,3 +750,123 @@ def test_fcs_pulls_the_forget_set_to_uniform_then_alternates_forget_rounds_and_r
             step(retain_opt, F.cross_entropy(ref(x), y))
     assert_same_state(model, ref)
     assert method.report["steps"] == {"uniform": 2, "forget": 4, "retain": 6}
+
+
+def _scar_replay(ctx, surrogate, epochs, bs, n_sur, hr):
+    """jbonato1/SCAR src/Unlearning_methods.py SCAR.run written out: bbone.eval() embeddings of the retain
+    loader; per kept class x^δ mean, torch.cov, cov_mat_shrinkage twice, normalize_cov, pinv; then
+    bbone.train(), fc.train(), Adam; for each forget batch, for each surrogate batch: zero_grad, bbone(fgt),
+    Mahalanobis (normalised x^δ vs normalised means), closest class at init and n_batch_ret == 0
+    (argsort, the second when the first equals the label), loss_fgt = mean · λ₁ (HR: × vec_forg of the
+    label, zero below th, once measured); fc(bbone(sur)); CR: the original on the batch, rows whose argmax
+    is the removed class dropped, removed columns = min; distill(out, orig / T) · λ₂ (kl_div of
+    log_softmax + 1e-4, batchmean, log_target); past num_retain_samp: the forward passes, then break;
+    after each step the forget accuracy in eval mode."""
+    delta, g1, g2, lam1, lam2, temp, th = 0.5, 3.0, 3.0, 1.0, 5.0, 1.0, 0.8
+    net = copy.deepcopy(ctx.original)
+    original = copy.deepcopy(ctx.original).eval()
+
+    def bbone(x):
+        return torch.relu(net.norm(net.body(x)))
+
+    net.eval()
+    with torch.no_grad():
+        embs = torch.cat([bbone(x) for x, _ in batches(ctx.retain_set, bs)])
+        labs = torch.cat([y for _, y in batches(ctx.retain_set, bs)])
+    removed = [] if hr else list(ctx.forget_classes)
+    distribs, invs = [], []
+    for i in range(CLASSES):
+        if i in removed:
+            continue
+        s = torch.pow(embs[labs == i], delta)
+        distribs.append(s.mean(0))
+        cov = torch.cov(s.T)
+        for _ in range(2):
+            eye = torch.eye(cov.shape[0])
+            off = cov.clone().fill_diagonal_(0.0)
+            mask = off != 0.0
+            cov = cov + g1 * eye * torch.mean(torch.diagonal(cov)) + g2 * (1 - eye) * ((off * mask).sum() / mask.sum())
+        sigma = torch.sqrt(torch.diagonal(cov))
+        invs.append(torch.linalg.pinv(cov / (sigma.unsqueeze(1) @ sigma.unsqueeze(0))))
+    distribs, invs = torch.stack(distribs), torch.stack(invs)
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=5e-4, weight_decay=0.0)
+    sur_x = surrogate.x
+    if hr:
+        with torch.no_grad():
+            sur_logits = original(sur_x)
+        weights = balanced_weights(sur_logits.argmax(1), CLASSES)
+        gen = torch.Generator().manual_seed(ctx.seed)
+
+    def sur_batches():
+        if not hr:
+            return [(x, None) for x, _ in batches(surrogate, bs)]
+        idx = torch.multinomial(weights, len(weights), replacement=True, generator=gen)
+        return [(sur_x[idx[k:k + bs]], sur_logits[idx[k:k + bs]]) for k in range(0, len(idx), bs)]
+
+    closest_all, vec = [], None
+    forget = batches(ctx.forget_set, bs)
+    for epoch in range(epochs):
+        for n, (xf, yf) in enumerate(forget):
+            for j, (xs, orig) in enumerate(sur_batches()):
+                if j > n_sur - 1:
+                    with torch.no_grad():
+                        bbone(xf)
+                        net(xs)
+                    break
+                opt.zero_grad()
+                e = bbone(xf)
+                diff = F.normalize(torch.pow(e, delta), p=2, dim=-1)[:, None, :] - F.normalize(distribs, p=2, dim=-1)
+                right = torch.matmul(diff.permute(1, 0, 2), invs)
+                dists = torch.diagonal(torch.matmul(right, diff.permute(1, 2, 0)), dim1=1, dim2=2).T
+                if epoch == 0 and j == 0:
+                    cc = torch.argsort(dists, dim=1)
+                    closest_all.append(torch.where(cc[:, 0] == yf, cc[:, 1], cc[:, 0]))
+                dists = dists[torch.arange(dists.shape[0]), closest_all[n]]
+                if vec is not None and hr:
+                    vec[vec < th] = 0
+                    for i in range(CLASSES):
+                        dists[yf == i] = dists[yf == i] * vec[i]
+                loss_f = torch.mean(dists) * lam1
+                out = net(xs)
+                if not hr:
+                    with torch.no_grad():
+                        orig = original(xs)
+                        lab = torch.argmax(orig, dim=1)
+                        orig = orig[lab != removed[0], :]
+                        orig[:, torch.tensor(removed)] = torch.min(orig)
+                    out = out[lab != removed[0], :]
+                old = F.log_softmax(orig / temp + 10e-5, dim=1)
+                new = F.log_softmax(out + 10e-5, dim=1)
+                loss_r = F.kl_div(new + 10e-5, old + 10e-5, reduction="batchmean", log_target=True) * lam2
+                (loss_r + loss_f).backward()
+                opt.step()
+                with torch.no_grad():
+                    net.eval()
+                    pred = torch.cat([net(x).argmax(1) for x, _ in forget])
+                    ys = torch.cat([y for _, y in forget])
+                    vec = torch.stack([(pred[ys == i] == i).float().sum() / (ys == i).sum() for i in range(CLASSES)])
+                    net.train()
+    return net
+
+
+@pytest.mark.parametrize("hr", [False, True], ids=["class_CR", "random_HR"])
+def test_scar_pulls_forget_embeddings_to_the_nearest_wrong_class_while_distilling_on_surrogates(hr):
+    forget = Samples([[1.0, 0.5], [0.8, -0.2], [1.2, 0.1], [0.9, 0.6]], [0, 0, 1, 0] if hr else [0, 0, 0, 0])
+    retain = Samples([[-1.0, 0.3], [0.2, 1.1], [-0.4, -0.9], [0.5, 0.7], [-0.6, 0.2], [0.1, -1.3], [-1.5, 1.0],
+                      [-2.0, -1.0]], [1, 2, 1, 2, 1, 2, 0, 0])
+    surrogate = Samples([[0.3, -0.7], [-1.1, 0.4], [0.2, 0.9], [1.5, -0.3], [-0.4, -0.6], [0.7, 0.8]], [0] * 6)
+    if hr:  # the original of seed 1 calls the first three class 1 and the other five class 2: weights ⅓ and ⅕
+        surrogate = Samples([[-2.3, -1.1], [-1.1, 0.5], [-1.2, -0.4], [-1.0, -2.4], [-0.2, -0.9], [-1.5, -2.4],
+                             [0.3, 0.7], [1.0, 0.3]], [0] * 8)
+    ctx = context(task="random" if hr else "class", seed=1 if hr else 0, forget_set=forget,
+                  retain_set=retain if hr else retain_set())
+    branch = ({"augment_statistics": False, "augment_surrogate": False, "balance_surrogate": True,
+               "drop_forgotten": False, "forget_accuracy_threshold": 0.8, "stop_accuracy": "reference"} if hr
+              else {"augment_statistics": False, "augment_surrogate": False})
+    method = SCAR(functools.partial(torch.optim.Adam, lr=5e-4, weight_decay=0.0), surrogate=surrogate, epochs=2,
+                  batch_size=2, surrogate_batches=2, stop_accuracy=branch.pop("stop_accuracy", 0.01), **branch)
+    model = method.unlearn(copy.deepcopy(ctx.original), ctx)
+    ref = _scar_replay(ctx, surrogate, epochs=2, bs=2, n_sur=2, hr=hr)
+    assert method.report["stopped"] is None and method.report["steps"] == 8  # no stop before the third epoch
+    assert_same_state(model, ref, atol=1e-5)

@@ -27,7 +27,7 @@ PAPER_POOLED_IDS = {"4": ["1", "10", "20", "30", "40"]}
 # method order of the paper's tables, then the later methods
 METHOD_ORDER = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
                 "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit", "neggrad", "cf_k", "eu_k",
-                "boundary_shrink", "boundary_expanding", "iu", "msg", "sfron", "fcs", "rum")
+                "boundary_shrink", "boundary_expanding", "iu", "msg", "sfron", "fcs", "rum", "scar")
 METRICS = ("Dr", "Df", "MIA")
 # our lenses (no paper values): JS to gold on forget / retain data (×1000), ZRF, relearn steps, U-LiRA AUC
 LENS_METRICS = ("JSf", "JSr", "ZRF", "RL", "LiRA")

@@ -8,13 +8,13 @@ import hashlib
 PALETTE = ("#000000", "#7f7f7f", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
            "#F0E442", "#8c564b", "#9467bd", "#17becf", "#bcbd22", "#e377c2", "#2ca02c", "#1f77b4",
            "#ff9896", "#98df8a", "#c5b0d5", "#c49c94", "#dbdb8d", "#9edae5", "#f7b6d2", "#393b79", "#ad494a",
-           "#7b4173")
+           "#7b4173", "#637939")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d", "8", "H", "1", "2", "3", "4", "+", "x", "|", "_", ".",
-           r"$\clubsuit$", r"$\spadesuit$")
+           r"$\clubsuit$", r"$\spadesuit$", r"$\heartsuit$")
 # Methods with a fixed place: the paper's eight first, then the methods that came after it.
 KNOWN_METHODS = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
                  "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit", "assd", "lfssd",
-                 "neggrad", "cf_k", "eu_k", "boundary_shrink", "boundary_expanding", "iu", "msg", "sfron", "fcs", "rum")
+                 "neggrad", "cf_k", "eu_k", "boundary_shrink", "boundary_expanding", "iu", "msg", "sfron", "fcs", "rum", "scar")
 PRINT_DPI = 300
 FORMATS = ("png", "pdf")
 
