@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,3 +42,20 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 600) -> None:
         assert proc.poll() is None, finish(proc)[2][-3000:]
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def fast_records(root: Path, *overrides: str, multirun: bool = False, name: str | None = None) -> list[dict]:
+    """`python -m unlearn_bench [--multirun] overrides` on digits with conftest.FAST, one thread, W&B off;
+    fails with its stderr unless it exits 0; the results records it wrote (one per job); they go to root/name (default: sweep or run)."""
+    from conftest import FAST
+
+    out = root / (name or ("sweep" if multirun else "run"))
+    where = f"hydra.sweep.dir={out}" if multirun else f"hydra.run.dir={out}"
+    result = subprocess.run(
+        [sys.executable, "-m", "unlearn_bench", *(["--multirun"] if multirun else []), *overrides,
+         f"paths.root_dir={root}", where, *FAST],
+        cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    pattern = "*/results.json" if multirun else "results.json"
+    return [json.loads(p.read_text()) for p in sorted(out.glob(pattern))]

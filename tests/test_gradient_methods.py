@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from torch import nn
 
-from conftest import CONF, FAST, REPO
+from cli_helpers import fast_records
+from conftest import CONF
 from reference_setup import Samples, context
 from unlearn_bench.methods.boundary import BoundaryExpanding, BoundaryShrink, ShadowClass
 from unlearn_bench.methods.gradient import Phase
@@ -179,13 +176,7 @@ def test_the_last_stage_preset_of_each_model(model, k):
 
 
 def _grid(tmp_path, sweep: str, *overrides: str) -> list[dict]:
-    result = subprocess.run(
-        [sys.executable, "-m", "unlearn_bench", "--multirun", *overrides, f"paths.root_dir={tmp_path}",
-         f"hydra.sweep.dir={tmp_path / sweep}", *FAST],
-        cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return [json.loads(p.read_text()) for p in (tmp_path / sweep).glob("*/results.json")]
+    return fast_records(tmp_path, *overrides, multirun=True, name=sweep)
 
 
 def test_cli_multirun_of_the_later_methods_on_digits(tmp_path):

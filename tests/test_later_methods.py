@@ -4,11 +4,7 @@ hand-made tensors and tiny models, with exact expected values."""
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +14,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
-from conftest import FAST, REPO
+from cli_helpers import fast_records
 from method_context import build_context
 from unlearn_bench.methods.jit import JiT, jit_loss, lipschitz_loss, perturb
 from unlearn_bench.methods.l1_sparse import L1Sparse, l1_norm, l1_schedule
@@ -273,15 +269,7 @@ def test_forward_passes_run_in_the_trainer_precision(name, tmp_path):
 # --- end to end through the command line --------------------------------------------------------
 
 def test_cli_multirun_of_the_later_methods_on_digits(tmp_path):
-    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    sweep = tmp_path / "sweep"
-    result = subprocess.run(
-        [sys.executable, "-m", "unlearn_bench", "--multirun", f"method={','.join(LATER)}",
-         f"paths.root_dir={tmp_path}", f"hydra.sweep.dir={sweep}", *FAST],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
+    records = fast_records(tmp_path, f"method={','.join(LATER)}", multirun=True)
     assert sorted(r["method"] for r in records) == sorted(LATER)
     for record in records:
         assert record["data_used"] == list(CLASSES_USED[record["method"]])

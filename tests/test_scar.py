@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -24,7 +20,8 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import unlearn_bench.methods.scar as scar_module
-from conftest import CONF, FAST, REPO
+from cli_helpers import fast_records
+from conftest import CONF
 from method_context import build_context
 from reference_setup import Samples, context
 from unlearn_bench.experiment.runner import run
@@ -347,13 +344,7 @@ def test_the_yaml_builds_scar_with_the_authors_defaults_and_the_branch_of_each_t
 
 def test_cli_class_forgetting_on_digits_with_a_surrogate_folder(tmp_path):
     folder = _folder(tmp_path / "surrogate", n=40)
-    result = subprocess.run(
-        [sys.executable, "-m", "unlearn_bench", "method=scar", f"method.surrogate={folder}", "method.epochs=2",
-         "method.batch_size=64", f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}", *FAST],
-        cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads((tmp_path / "run" / "results.json").read_text())
+    [record] = fast_records(tmp_path, "method=scar", f"method.surrogate={folder}", "method.epochs=2", "method.batch_size=64")
     assert record["method"] == "scar" and record["data_read"] == ["forget", "retain"]
     report = record["method_report"]
     assert report["surrogate_images"] == 40 and report["steps"] > 0

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -20,7 +16,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from torch import nn
 
-from conftest import CONF, FAST, REPO
+from cli_helpers import fast_records
+from conftest import CONF
 from method_context import build_context
 from reference_setup import Samples, context
 from unlearn_bench.methods.provenance import without_provenance
@@ -229,13 +226,7 @@ def test_every_forward_pass_runs_in_the_trainer_precision(tmp_path):
 
 
 def test_cli_random_forgetting_on_digits(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "unlearn_bench", "method=sfron", "task=random", "method.iterations=10",
-         f"paths.root_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}", *FAST],
-        cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads((tmp_path / "run" / "results.json").read_text())
+    [record] = fast_records(tmp_path, "method=sfron", "task=random", "method.iterations=10")
     assert record["method"] == "sfron" and record["data_read"] == ["forget", "retain"]
     report = record["method_report"]
     assert report["forget_steps"] == 2 and report["retain_steps"] == 10 and report["samples"]["forget"] == 100

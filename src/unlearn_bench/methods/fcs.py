@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.gradient import _describe
+from unlearn_bench.methods.gradient import describe_factory
 from unlearn_bench.methods.loops import cross_entropy_loss, progress_enabled, seed_all
 from unlearn_bench.utils.errors import UnlearnBenchError
 
@@ -134,10 +134,10 @@ class FCS(UnlearningMethod):
             run("retain", ((b,) for b in retain_loader), retain_ce, retain_opt,
                 f"{self.name} retain {epoch + 1}/{self.epochs}")
         self.report = {"epochs": self.epochs, "batch_size": self.batch_size, "temperature": self.temperature,
-                       "optimizer": _describe(self.optimizer), "forget_optimizer": _describe(self.forget_optimizer),
-                       "retain_optimizer": _describe(self.retain_optimizer),
+                       "optimizer": describe_factory(self.optimizer), "forget_optimizer": describe_factory(self.forget_optimizer),
+                       "retain_optimizer": describe_factory(self.retain_optimizer),
                        "retain_lr": float(retain_opt.param_groups[0]["lr"]), "retain_lr_batch": self.retain_lr_batch,
-                       "forget_scheduler": _describe(self.forget_scheduler), "forget_schedule_steps": total_steps,
+                       "forget_scheduler": describe_factory(self.forget_scheduler), "forget_schedule_steps": total_steps,
                        "trained_parameters": sum(p.numel() for p in trained),
                        "samples": {"forget": len(ctx.forget_set), "retain": len(ctx.retain_set)},
                        "steps": steps, "epoch_losses": losses, "epoch_lrs": lrs}

@@ -40,7 +40,7 @@ class Phase:
             raise ValueError(f"Phase {self.name}: data must be one of {PHASE_DATA}, got {self.data!r}.")
 
 
-def _describe(factory) -> dict | None:
+def describe_factory(factory) -> dict | None:
     """{'name': 'SGD', 'lr': ...} of a functools.partial optimiser or scheduler; None for none."""
     if factory is None:
         return None
@@ -104,8 +104,8 @@ class GradientMethod(UnlearningMethod):
                 if scheduler is not None:
                     scheduler.step()
         model = self.finish(model, ctx)
-        self.report = {**self.settings(), "optimizer": _describe(self.optimizer),
-                       "scheduler": _describe(self.scheduler), "clip_grad_norm": self.clip_grad_norm,
+        self.report = {**self.settings(), "optimizer": describe_factory(self.optimizer),
+                       "scheduler": describe_factory(self.scheduler), "clip_grad_norm": self.clip_grad_norm,
                        "trained_parameters": sum(p.numel() for p in trained), "samples": samples,
                        "epoch_losses": losses, "epoch_lrs": lrs}
         return model.eval()

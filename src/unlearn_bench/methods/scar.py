@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from unlearn_bench.data.base import ImageDataset, ImageSplit
 from unlearn_bench.data.folder import IMAGE_SUFFIXES, decode_image
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.gradient import _describe
+from unlearn_bench.methods.gradient import describe_factory
 from unlearn_bench.methods.loops import frozen, progress_enabled, seed_all
 from unlearn_bench.utils.errors import UnlearnBenchError
 
@@ -446,7 +446,7 @@ class SCAR(UnlearningMethod):
         self.report = {"epochs": self.epochs, "batch_size": self.batch_size, "surrogate_batches": self.surrogate_batches,
                        "lambda_1": self.lambda_1, "lambda_2": self.lambda_2, "temperature": self.temperature,
                        "delta": self.delta, "gamma1": self.gamma1, "gamma2": self.gamma2,
-                       "optimizer": _describe(self.optimizer), "surrogate": (self.surrogate if isinstance(
+                       "optimizer": describe_factory(self.optimizer), "surrogate": (self.surrogate if isinstance(
                            self.surrogate, str) else type(self.surrogate).__name__),
                        "surrogate_images": len(surrogate), "kept_classes": classes,
                        "samples": {"forget": len(ctx.forget_set)}, "stop_target": target, "stopped": stopped,

@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.gradient import _describe
+from unlearn_bench.methods.gradient import describe_factory
 from unlearn_bench.methods.loops import Autocast, progress_enabled, seed_all
 from unlearn_bench.methods.saliency import batch_gradients
 from unlearn_bench.utils.errors import UnlearnBenchError
@@ -146,7 +146,7 @@ class SFROn(UnlearningMethod):
             "iterations": self.iterations, "forget_every": self.forget_every, "alpha": self.alpha,
             "lambd": self.lambd, "threshold": self.threshold, "mask": self.mask,
             "clip_grad_norm": self.clip_grad_norm, "batch_size": self.batch_size, "augment": self.augment,
-            "optimizer": _describe(self.optimizer), "scheduler": _describe(self.scheduler),
+            "optimizer": describe_factory(self.optimizer), "scheduler": describe_factory(self.scheduler),
             "samples": {"forget": len(forget), "retain": len(retain)},
             "forget_steps": len(forget_losses), "retain_steps": len(retain_losses),
             "salient_weights": sum(int(m.sum()) for m in masks.values()) if masks is not None else None,
