@@ -17,7 +17,7 @@ from unlearn_bench.data.digits import load_digits
 from unlearn_bench.data.forget import ClassTask, RandomTask
 from unlearn_bench.data.prepare import prepare
 from unlearn_bench.data.transforms import TransformSpec
-from unlearn_bench.experiment.pipeline import forget_labels
+from unlearn_bench.experiment.setup import forget_labels
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.base import UnlearnContext
 from unlearn_bench.models.cnn import SmallCNN

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fixture_data import write_cifar100, write_fashion_mnist, write_pins
-from unlearn_bench.experiment.pipeline import load_data
 from unlearn_bench.experiment.runner import run
+from unlearn_bench.experiment.setup import load_data
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 ONE_EPOCH = ("training.epochs=1", "training.milestones=[]", "training.warmup_epochs=0", "model.net.width=8")

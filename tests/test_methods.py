@@ -14,8 +14,8 @@ from hydra.utils import instantiate
 
 from method_context import accuracy, build_context
 from unlearn_bench.data.forget import ForgetSplit
-from unlearn_bench.experiment.pipeline import forget_labels
 from unlearn_bench.experiment.runner import run
+from unlearn_bench.experiment.setup import forget_labels
 from unlearn_bench.methods.amnesiac import Amnesiac, random_wrong_labels
 from unlearn_bench.methods.bad_teacher import BadTeacher
 from unlearn_bench.methods.baseline import Baseline

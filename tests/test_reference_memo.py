@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import unlearn_bench.experiment.pipeline as pipeline
+import unlearn_bench.experiment.scoring as scoring
 from unlearn_bench.experiment.runner import run
 from unlearn_bench.metrics.reference_memo import (
     REFERENCE_MEMO,
@@ -80,13 +80,13 @@ def test_fingerprints_tell_index_arrays_apart():
 
 def test_a_second_run_reuses_the_reference_models_results_and_records_the_same(make_cfg, monkeypatch, one_thread):
     passes = []
-    real = pipeline.model_outputs
+    real = scoring.model_outputs
 
     def counted(model, *args, **kwargs):
         passes.append(model)
         return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "model_outputs", counted)
+    monkeypatch.setattr(scoring, "model_outputs", counted)
     first = run(make_cfg("method=finetune", "method.epochs=1"))
     assert len(passes) == 3  # unlearned, original, gold
     second = run(make_cfg("method=baseline"))
@@ -103,8 +103,8 @@ def test_a_second_run_reuses_the_reference_models_results_and_records_the_same(m
 
 def test_another_forget_request_does_not_reuse_the_original_models_results(make_cfg, monkeypatch, one_thread):
     passes = []
-    real = pipeline.model_outputs
-    monkeypatch.setattr(pipeline, "model_outputs",
+    real = scoring.model_outputs
+    monkeypatch.setattr(scoring, "model_outputs",
                         lambda model, *a, **k: passes.append(model) or real(model, *a, **k))
     run(make_cfg("method=baseline", "task.forget=1"))
     run(make_cfg("method=baseline", "task.forget=2"))

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from unlearn_bench.data.forget import ClassTask, RandomTask
-from unlearn_bench.experiment.pipeline import _digest, load_data
 from unlearn_bench.experiment.runner import run
 from unlearn_bench.experiment.sequential import _weights_digest, cumulative_splits
+from unlearn_bench.experiment.setup import indices_digest, load_data
 from unlearn_bench.importance.store import ImportanceStore
 from unlearn_bench.methods.ssd import SSD
 from unlearn_bench.metrics.split_metrics import chance_level_warning
@@ -34,9 +34,9 @@ def test_three_random_requests_end_to_end_with_golds_excluding_all_earlier_forge
         # the gold model of request k was trained without requests 1..k: its stored material says so
         _, stored = ModelStore(tmp_path / ".cache/unlearn_bench/models").store.read(step["gold_model"])
         forgotten = np.sort(np.concatenate([a.forget_idx for a in alone[: k + 1]]))
-        assert stored["material"]["role"] == "gold" and stored["material"]["forget"] == _digest(forgotten)
+        assert stored["material"]["role"] == "gold" and stored["material"]["forget"] == indices_digest(forgotten)
         assert not np.isin(forgotten, together[k].retain_idx).any()
-        assert step["metrics"]["gold"]["forget_train_acc"] is not None and "js_to_gold" in step
+        assert step["metrics"]["gold"]["forget_train_acc"] is not None and "js_to_gold" in step["lenses"]
     assert len({s["gold_model"] for s in steps}) == 3
     assert record["paper_columns"] == steps[-1]["paper_columns"]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -112,3 +112,9 @@ def test_a_request_that_destroys_the_model_is_flagged_per_step_and_in_the_record
     for step in record["sequence"]:
         assert step["warnings"] == [chance_level_warning(step["metrics"]["unlearned"]["test_acc"], 10)]
     assert record["warnings"] == [f"request {s['request']}: {s['warnings'][0]}" for s in record["sequence"]]
+
+
+def test_population_lenses_on_a_sequence_are_refused_before_any_training(make_cfg, tmp_path):
+    with pytest.raises(UnlearnBenchError, match="score one forget request"):
+        run(make_cfg("task=random", "task.requests=2", "method=baseline", "lenses.klom.enabled=true"))
+    assert not (tmp_path / ".cache").exists()

@@ -64,3 +64,25 @@ def test_the_small_vit_brings_its_own_recipe_on_every_dataset(make_cfg):
         assert isinstance(built, torch.optim.AdamW) and built.defaults["lr"] == 1e-3
     assert make_cfg("dataset=digits", "model=cnn").training.optimizer._target_ == "torch.optim.SGD"
     assert make_cfg("model=vit_tiny", "training.optimizer.lr=0.01").training.optimizer.lr == 0.01
+
+
+def test_what_is_printed_saved_and_recorded_is_the_stand_in(tmp_path):
+    """--cfg job, the job's .hydra/config.yaml and overrides.yaml, and results.json agree on the model that ran."""
+    import subprocess
+    import sys
+
+    from cli_helpers import REPO, env
+    from omegaconf import OmegaConf
+
+    printed = subprocess.run([sys.executable, "-m", "unlearn_bench", "scale=smoke", "model=resnet18", "--cfg", "job"],
+                             cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert OmegaConf.create(printed.stdout).model.name == "cnn"
+    code, _, err = finish(start(tmp_path, "model=resnet18", "method=baseline", f"hydra.run.dir={tmp_path}/run"),
+                          timeout=600)
+    assert code == 0, err
+    recorded = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
+    saved = OmegaConf.load(tmp_path / "run" / ".hydra" / "config.yaml")
+    assert saved.model.name == recorded["model"]["name"] == "cnn"
+    assert saved.training.epochs == recorded["training"]["epochs"]
+    assert "model=cnn" in OmegaConf.load(tmp_path / "run" / ".hydra" / "overrides.yaml")

@@ -15,7 +15,7 @@ from torch import nn
 
 from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.experiment.model_keys import config_identity, model_material
-from unlearn_bench.experiment.pipeline import load_data
+from unlearn_bench.experiment.setup import load_data
 from unlearn_bench.sweep import plan as sweep_plan
 from unlearn_bench.sweep.plan import as_job
 from unlearn_bench.sweep.preview import describe

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from cli_helpers import finish, start
-from unlearn_bench.experiment.pipeline import Experiment, load_data
 from unlearn_bench.experiment.runner import run
+from unlearn_bench.experiment.setup import Experiment, load_data
 from unlearn_bench.experiment.validation import validate_config
 from unlearn_bench.training import trainer as trainer_module
 from unlearn_bench.training.trainer import build_trainer, check_trainer_settings, weight_settings

@@ -22,14 +22,14 @@ from unlearn_bench.cli.entry import run_entry
 from unlearn_bench.cli.evaluate_args import with_model_file, with_run_dir
 from unlearn_bench.cli.job import single_run
 from unlearn_bench.experiment.evaluate_only import evaluate_saved
-from unlearn_bench.experiment.standin import with_stand_in
+from unlearn_bench.experiment.standin import save_config_that_runs, with_stand_in
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Scores the model the run saved: at scale=cpu/smoke that is the scale's stand-in, as in the run."""
-    return single_run(with_stand_in(cfg), evaluate_saved)
+    return single_run(save_config_that_runs(with_stand_in(cfg)), evaluate_saved)
 
 
 def evaluate_cli() -> None:

@@ -21,12 +21,11 @@ from hydra import compose, initialize_config_dir
 
 from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask
-from unlearn_bench.experiment.pipeline import Experiment, load_data, train_models
 from unlearn_bench.experiment.protocol import loader_orders
+from unlearn_bench.experiment.setup import Experiment, load_data
 from unlearn_bench.importance import compute_importance
 from unlearn_bench.methods.ssd import dampen
 from unlearn_bench.metrics.split_metrics import accuracy, predict
-from unlearn_bench.training.store import ModelStore
 
 CONF = CONF_DIR
 
@@ -43,9 +42,8 @@ def sweep(cfg, alphas: list[float], lambda_: float = 1.0) -> list[dict]:
     rows = []
     importance_train = None
     for label, name in enumerate(data.bundle.classes):
-        exp = Experiment(cfg, data, ClassTask(forget=label).split(data))
-        store = ModelStore(Path(cfg.paths.cache_dir) / "models")
-        _, (original, _), _ = train_models(exp, store, exp.material(), gold=False)
+        exp = Experiment(cfg, data, ClassTask(forget=label).split(data), device=device)
+        original, _ = exp.original()
         batch_size = cfg.method.batch_size
         split = exp.split
         orders = loader_orders(cfg.protocol.name, split, data.train.targets, data.train.fine_targets, cfg.seed)

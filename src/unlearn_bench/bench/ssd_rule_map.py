@@ -45,14 +45,8 @@ from omegaconf import DictConfig
 from unlearn_bench.bench.ssd_rule_report import write_report
 from unlearn_bench.conf import CONF_DIR
 from unlearn_bench.data.forget import ClassTask, RandomTask
-from unlearn_bench.experiment.pipeline import (
-    Experiment,
-    build_context,
-    load_data,
-    scorer,
-    split_sets,
-    train_models,
-)
+from unlearn_bench.experiment.scoring import metrics_of
+from unlearn_bench.experiment.setup import Experiment, load_data, split_sets
 from unlearn_bench.experiment.standin import overrides_with_model, stand_in_for
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.provenance import without_provenance
@@ -144,16 +138,15 @@ def cells(dataset: str, task: str, seeds: list[int], classes: list[int] | None, 
         else:
             requests = [ClassTask(forget=str(c)) for c in (classes if classes is not None else range(data.num_classes))]
         for request in requests:
-            exp = Experiment(cfg, data, request.split(data))
+            exp = Experiment(cfg, data, request.split(data), store=store, device=device)
             target = "random" if task == "random" else exp.split.target
             if not wanted(seed, target):
                 continue
-            material = exp.material()  # hashes the whole dataset: once per request
-            recipe, (original, original_info), (gold, _) = train_models(exp, store, material)
-            score = scorer(cfg, split_sets(exp, exp.split), device, recipe)
+            (original, original_info), (gold, _) = exp.original(), exp.gold()
+            score = functools.partial(metrics_of, exp, eval_sets=split_sets(exp, exp.split))
             yield Cell(seed=seed, target=target, task=task, overrides=base,
                        cfg=cfg, original=original, score=score, reference={"original": score(original), "gold": score(gold)},
-                       context=build_context(exp, exp.split, original, original_info, material, recipe, device))
+                       context=exp.context(exp.split, original, original_info))
 
 
 def run_rules(cell: Cell, rule_set: dict[str, list[str]], done: set) -> list[dict]:

@@ -95,8 +95,8 @@ def compose(overrides: list[str]):
 
 
 def train_original(root: str, seed: int, extra: list[str]) -> dict:
-    """A scale=cpu CIFAR-10 original trained as the pipeline trains it; wall time and accuracies."""
-    from unlearn_bench.experiment.pipeline import Experiment, load_data
+    """A scale=cpu CIFAR-10 original trained as a run trains it; wall time and accuracies."""
+    from unlearn_bench.experiment.setup import Experiment, load_data
     from unlearn_bench.metrics.split_metrics import accuracy, predict
     from unlearn_bench.training.module import fit_classifier
     from unlearn_bench.utils.cpu import apply_threads, with_cpu_precision

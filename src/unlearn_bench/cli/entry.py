@@ -14,6 +14,7 @@ from unlearn_bench.cli.choices import unknown_choice
 from unlearn_bench.cli.experiment_targets import grid_refusal
 from unlearn_bench.cli.job import log_to_file
 from unlearn_bench.cli.preflight import output_problem
+from unlearn_bench.experiment.standin import stand_in_argv
 
 
 def run_entry(entry) -> None:
@@ -26,6 +27,7 @@ def run_entry(entry) -> None:
     if refused is not None:
         print(f"error: {refused}", file=sys.stderr)
         sys.exit(2)
+    sys.argv = [sys.argv[0], *stand_in_argv(argv)]
     try:
         entry()
     except interrupts.Interrupted as stop:

@@ -112,7 +112,7 @@ class SubclassTask:
 @dataclass
 class RandomTask:
     """Forget n_forget training samples: drawn uniformly (seeded), or chosen by a difficulty score
-    (`selection`, data/selection.py; the scores come from models, pipeline.forget_split); the test
+    (`selection`, data/selection.py; the scores come from models, experiment/setup.forget_split); the test
     split stays whole."""
 
     n_forget: int = 100
@@ -140,7 +140,7 @@ class RandomTask:
         if self.selection.scored:
             if scores is None or len(scores) != n_train:
                 raise UnlearnBenchError(f"task.selection.by={self.selection.by} needs one score per training sample "
-                                        "(pipeline.forget_split computes them).")
+                                        "(experiment/setup.forget_split computes them).")
             mask[select_by_score(scores, self.n_forget, self.selection.level, self.selection.seed)] = True
         else:
             rng = np.random.default_rng(self.seed)

@@ -6,34 +6,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from unlearn_bench.cache.tensor_file import InvalidEntry, decode
 from unlearn_bench.cli.interrupts import FinalWrite
-from unlearn_bench.experiment.pipeline import (
-    Experiment,
-    forget_split,
-    gold_material,
-    load_data,
-    resolve_device,
-    run_identity,
-    scorer,
-    split_record,
-    split_sets,
-)
 from unlearn_bench.experiment.protocol import check_protocol
-from unlearn_bench.experiment.record import format_table, versions
+from unlearn_bench.experiment.record import format_table, make_record
 from unlearn_bench.experiment.rescue import save_run
+from unlearn_bench.experiment.scoring import score
+from unlearn_bench.experiment.setup import Experiment, gold_material, open_experiment
 from unlearn_bench.experiment.validation import validate_config
-from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.metrics.split_metrics import paper_columns
 from unlearn_bench.models.checkpoint import (
     load_state_dict_file,
     load_weights,
     original_checkpoint,
     original_from_checkpoint,
 )
-from unlearn_bench.training.store import ModelStore
 from unlearn_bench.utils.errors import UnlearnBenchError, build
 
 log = logging.getLogger(__name__)
@@ -60,7 +48,7 @@ def _check_card(card: dict, expected: dict) -> None:
                     "saved it.", ", ".join(differ))
 
 
-def reference_models(exp: Experiment, store: ModelStore) -> dict:
+def reference_models(exp: Experiment) -> dict:
     """The original and gold models of this experiment that exist already (never trained here)."""
     material = exp.material()
     found = {}
@@ -68,54 +56,40 @@ def reference_models(exp: Experiment, store: ModelStore) -> dict:
     if source is not None:
         found["original"] = original_from_checkpoint(exp.build_model(), source)
     else:
-        found["original"] = store.get({**material, "role": "original"}, exp.initial_model)
-    found["gold"] = store.get(gold_material(material, exp.split), exp.initial_model)
+        found["original"] = exp.store.get({**material, "role": "original"}, exp.initial_model)
+    found["gold"] = exp.store.get(gold_material(material, exp.split), exp.initial_model)
     return {role: pair for role, pair in found.items() if pair is not None}
 
 
 def evaluate_saved(cfg: DictConfig) -> dict:
-    """Score cfg.model_file (and the stored original and gold models); write and return the record."""
+    """Score cfg.model_file (and the stored original and gold models) as a run scores its unlearned model
+    (experiment/scoring.py); write and return the record."""
     if not cfg.get(KEY):
         raise UnlearnBenchError(f"{KEY} is not set: python -m unlearn_bench.evaluate {RUN_DIR}=RUN_FOLDER, or "
                                 f"{KEY}=PATH [the run's overrides].")
     validate_config(cfg)
     task = build(cfg.task)
     check_protocol(cfg.protocol.name)
-    device = resolve_device(cfg.trainer.accelerator)
-    data = load_data(cfg)
-    store = ModelStore(Path(cfg.paths.cache_dir) / "models")
-    split = forget_split(cfg, task, data, store, device)  # a scored selection reads its models from the store
-    exp = Experiment(cfg, data, split)
+    exp = open_experiment(cfg, task)  # a scored selection reads its models from the store
+    split = exp.split
     path = str(cfg.model_file)
     model = load_weights(exp.build_model(), load_state_dict_file(path, KEY), path, KEY)
     card = saved_card(path)
     _check_card(card, {"dataset": cfg.dataset.name, "task": split.task, "forget": split.target, "seed": cfg.seed})
-    score = scorer(cfg, split_sets(exp, split), device, build(cfg.training))
-    references = reference_models(exp, store)
-    metrics = {"unlearned": score(model), **{role: score(net) for role, (net, _) in references.items()}}
-    columns = {role: paper_columns(m, split.task) for role, m in metrics.items()}
-    record = {
-        "mode": "evaluate",
-        "model_file": path,
-        "method": card.get("method") or "external",
-        **run_identity(cfg, split),
-        "metrics": metrics,
-        "paper_columns": columns,
-        "split": split_record(split),
-        "models": {role: info for role, (_, info) in references.items()},
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "versions": versions(),
-    }
-    if "gold" in metrics:
-        record["gap_to_gold"] = {k: metrics["unlearned"][k] - metrics["gold"][k] for k in metrics["gold"]}
-        record["distance_to_gold"] = distance_to_gold(columns["unlearned"], columns["gold"])
-    else:
-        log.info("No gold model of this experiment in the model store: no gap to gold.")
+    references = reference_models(exp)
+    infos = {role: info for role, (_, info) in references.items()}
+    verdict, lens_s = score(exp, {"unlearned": model, **{role: net for role, (net, _) in references.items()}},
+                            infos, label=path)
+    record = make_record(
+        cfg, split, verdict, method=card.get("method") or "external", data_used=None, data_read=None,
+        protocol={"name": cfg.protocol.name, "importance_order": None, "importance_stored": None},
+        timing={"method_s": None, "measured_s": None, "importance_s": None,
+                "original_train_s": infos.get("original", {}).get("train_s"),
+                "gold_train_s": infos.get("gold", {}).get("train_s"), "lenses_s": lens_s},
+        method_report=None, models=infos, mode="evaluate", model_file=path)
     with FinalWrite() as final:
         results = save_run(cfg, record, None)
         final.written = str(results)
-    shown = {**record, "timing": {"method_s": None}, "gap_to_gold": record.get("gap_to_gold", {}),
-             "metrics": {role: metrics.get(role, {}) for role in ("unlearned", "original", "gold")}}
-    print(f"\n{split.describe()} — {path} (accuracies and MIA in %)\n{format_table(shown)}\n")
+    print(f"\n{split.describe()} — {path} (accuracies and MIA in %)\n{format_table(record)}\n")
     log.info("Results written to %s", results)
     return record

@@ -23,7 +23,7 @@ ROLES = ("original", "gold")
 
 def model_material(cfg: DictConfig, data: str | dict) -> dict:
     """Everything that determines the original model besides its role, `data` being the content hash
-    of the dataset (DatasetBundle.fingerprint); the gold model adds its forget split (pipeline.gold_material)."""
+    of the dataset (DatasetBundle.fingerprint); the gold model adds its forget split (experiment/setup.gold_material)."""
     dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
     material = {
         "data": data,

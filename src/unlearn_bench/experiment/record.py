@@ -1,4 +1,5 @@
-"""The results record: written atomically to the run directory, printed, and sent to loggers."""
+"""The results record: its fields (the same for every kind of run), written atomically to the run directory,
+printed, and sent to loggers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,18 @@ from pathlib import Path
 from unlearn_bench.cache.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
+
+# every record holds these, whatever the run: one request, a sequence of them (these fields then describe
+# its last request), or an evaluate-only run (fields it cannot know are null)
+RECORD_FIELDS = (
+    "method", "dataset", "model", "architecture", "task", "forget", "seed",
+    "data_used", "data_read", "protocol",
+    "metrics", "paper_columns", "lenses", "lens_columns", "gap_to_gold", "distance_to_gold", "tuning_objective",
+    "timing", "method_report", "warnings", "split", "models", "config", "versions",
+)
+# what each kind of run adds
+KIND_FIELDS = {"single": (), "sequence": ("requests", "recompute_importance", "sequence"),
+               "evaluate": ("mode", "model_file")}
 
 RESULTS_FILE = "results.json"
 # results.json, or results-N.json when a run folder was shared (write_results never overwrites)
@@ -73,6 +86,37 @@ def versions() -> dict:
             "lightning": lightning.__version__, "unlearn_bench": __version__}
 
 
+def architecture(model_cfg) -> str:
+    """The network actually built: the timm architecture name where there is one, else the factory."""
+    return str(model_cfg.net.get("arch") or model_cfg.net._target_.rsplit(".", 1)[-1])
+
+
+def run_identity(cfg, split) -> dict:
+    """What a results record is about: the keys the report groups runs by."""
+    return {"dataset": cfg.dataset.name, "model": cfg.model.name, "architecture": architecture(cfg.model),
+            "task": split.task, "forget": split.target, "seed": cfg.seed}
+
+
+def split_record(split) -> dict:
+    """The sizes of a forget split's sides, and how a scored selection chose its forget set."""
+    sizes = {"forget_train": len(split.forget_idx), "retain_train": len(split.retain_idx),
+             "forget_test": len(split.test_forget_idx), "retain_test": len(split.test_retain_idx)}
+    return {**sizes, "selection": split.selection} if split.selection is not None else sizes
+
+
+def make_record(cfg, split, verdict: dict, *, method: str, data_used, data_read, protocol: dict | None,
+                timing: dict, method_report: dict | None, models: dict, **kind_fields) -> dict:
+    """The results record (RECORD_FIELDS, then the kind's own fields) of a run about `split` whose scoring
+    gave `verdict` (experiment/scoring.py)."""
+    from omegaconf import OmegaConf
+
+    record = {"method": method, **run_identity(cfg, split), "data_used": data_used, "data_read": data_read,
+              "protocol": protocol, **verdict, "timing": timing, "method_report": method_report,
+              "split": split_record(split), "models": models,
+              "config": OmegaConf.to_container(cfg, resolve=True), "versions": versions(), **kind_fields}
+    return {key: record[key] for key in (*RECORD_FIELDS, *kind_fields)}
+
+
 def _fmt(value) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:6.2f}"
 
@@ -86,10 +130,10 @@ def format_table(record: dict) -> str:
     lines = [header, "-" * len(header)]
     labels = {"unlearned": method, "original": "original", "gold": "gold"}
     for role in ("unlearned", "original", "gold"):
-        row = record["metrics"][role]
+        row = record["metrics"].get(role, {})
         lines.append(f"{labels[role]:<12}" + "".join(f"{_fmt(row.get(k)):>10}" for k, _ in COLUMNS)
                      + f"{_fmt(times[role]):>11}")
-    gap = record["gap_to_gold"]
+    gap = record["gap_to_gold"] or {}
     lines.append(f"{'gap to gold':<12}" + "".join(f"{_fmt(gap.get(k)):>10}" for k, _ in COLUMNS))
     return "\n".join(lines)
 

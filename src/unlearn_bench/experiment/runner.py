@@ -1,12 +1,14 @@
-"""One experiment from its config: checks, then a single request (pipeline) or a sequence of them."""
+"""One experiment from its config: checks, then a single request or a sequence of them."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from unlearn_bench.experiment.pipeline import architecture, build_method, run_one
 from unlearn_bench.experiment.protocol import check_protocol
+from unlearn_bench.experiment.record import architecture
 from unlearn_bench.experiment.sequential import run_sequence
+from unlearn_bench.experiment.setup import build_method
+from unlearn_bench.experiment.single import run_one
 from unlearn_bench.experiment.validation import validate_config
 from unlearn_bench.metrics.lenses import lens_configs
 from unlearn_bench.tracking import open_tracker

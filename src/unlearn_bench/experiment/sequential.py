@@ -15,36 +15,17 @@ import time
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from unlearn_bench.cli.interrupts import FinalWrite
 from unlearn_bench.data.forget import ForgetSplit, RandomTask, _resolve_name
 from unlearn_bench.data.prepare import PreparedData
-from unlearn_bench.experiment.pipeline import (
-    Experiment,
-    architecture,
-    build_context,
-    build_method,
-    load_data,
-    resolve_device,
-    split_sets,
-    train_gold,
-    train_models,
-    unlearn,
-)
-from unlearn_bench.experiment.record import versions
+from unlearn_bench.experiment.record import make_record
 from unlearn_bench.experiment.rescue import save_run
-from unlearn_bench.metrics.divergence import mean_js
-from unlearn_bench.metrics.lenses import forget_and_retain_splits
-from unlearn_bench.metrics.objective import distance_to_gold
-from unlearn_bench.metrics.split_metrics import (
-    SPLITS,
-    metrics_from_outputs,
-    model_outputs,
-    paper_columns,
-    unlearned_model_warnings,
-)
-from unlearn_bench.training.store import ModelStore
+from unlearn_bench.experiment.scoring import VERDICT_FIELDS, score
+from unlearn_bench.experiment.setup import Experiment, build_method, load_data
+from unlearn_bench.experiment.single import unlearn
+from unlearn_bench.metrics.populations import population_config
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 log = logging.getLogger(__name__)
@@ -108,21 +89,23 @@ def _weights_digest(model: torch.nn.Module) -> str:
 
 
 def run_sequence(cfg: DictConfig, task, tracker) -> dict:
-    """Run the method on each request in turn; write one record holding every step and log it to
-    `tracker` (a tracking.RunTracker)."""
+    """Run the method on each request in turn, scoring each as a single request is scored
+    (experiment/scoring.py); write one record holding every step and log it to `tracker` (a
+    tracking.RunTracker)."""
+    if population_config(cfg.get("lenses"))[0] is not None:
+        raise UnlearnBenchError("lenses.challenge and lenses.klom score one forget request; with task.requests > 1 "
+                                "set lenses.challenge.enabled=false lenses.klom.enabled=false.")
     method_name = build_method(cfg, task.name).name
-    device = resolve_device(cfg.trainer.accelerator)
     data = load_data(cfg)
     alone, together = cumulative_splits(task, data)
-    exp = Experiment(cfg, data, together[0])
+    exp = Experiment(cfg, data, together[0], logger=tracker.logger)
     material = exp.material()
-    store = ModelStore(f"{cfg.paths.cache_dir}/models")
-    recipe, (original, original_info), _ = train_models(exp, store, material, gold=False, logger=tracker.logger)
+    original, original_info = exp.original()
     recompute = bool((cfg.get("sequential") or {}).get("recompute_importance", False))
-    model, steps = original, []
+    model, steps, protocol, gold_info = original, [], None, {}
     for k, (request, so_far) in enumerate(zip(alone, together, strict=True), start=1):
         log.info("Request %d/%d: %s", k, len(alone), request.describe())
-        gold, gold_info = train_gold(exp, store, material, so_far, recipe, logger=tracker.logger)
+        gold, gold_info = exp.gold(so_far)
         importance = None
         train_idx = None
         if recompute and k > 1:
@@ -130,15 +113,39 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
             importance = {"data": material["data"], "dataset": material["dataset"], "order": "class_sorted",
                           "model": _weights_digest(model), "train": hashlib.sha256(train_idx.tobytes()).hexdigest()[:16]}
         method = build_method(cfg, task.name)
-        ctx = build_context(exp, request, model, original_info, material, recipe, device,
-                            train_idx=train_idx, importance_material=importance).for_method(method)
+        full = exp.context(request, model, original_info, train_idx=train_idx, importance_material=importance)
+        ctx = full.for_method(method)
+        if protocol is None:
+            order = full.importance_material["order"]
+            protocol = {"name": cfg.protocol.name, "importance_order": order, "importance_stored": order != "request"}
         torch.manual_seed(cfg.seed)
         start = time.perf_counter()
         model = unlearn(method, model, ctx, gold, gold_info)
         measured_s = time.perf_counter() - start
-        steps.append(_score_step(k, so_far, request, exp, {"unlearned": model, "original": original, "gold": gold},
-                                 cfg, device, method, measured_s, gold_info))
-    record = _record(cfg, method_name, data, task, steps, original_info)
+        verdict, lens_s = score(exp.with_split(so_far), {"unlearned": model, "original": original, "gold": gold},
+                                {"original": original_info, "gold": gold_info}, label=f"{method.name}, request {k}")
+        steps.append({
+            "request": k, "forgotten": so_far.target, "request_target": request.target,
+            "split": {"forget_train": len(so_far.forget_idx), "retain_train": len(so_far.retain_idx),
+                      "request_forget_train": len(request.forget_idx)},
+            **verdict,
+            "timing": {"method_s": method.report.get("method_s", measured_s), "measured_s": measured_s,
+                       "importance_s": method.report.get("importance_s", 0.0),
+                       "original_train_s": original_info.get("train_s"), "gold_train_s": gold_info.get("train_s"),
+                       "gold_cache_hit": gold_info.get("cache_hit"), "lenses_s": lens_s},
+            "method_report": method.report, "data_read": ctx.data_read(), "data_used": list(method.data_used),
+            "gold_model": gold_info.get("key"),
+        })
+        log.info("Request %d/%d: distance to gold %.2f", k, len(alone), verdict["distance_to_gold"])
+    last = steps[-1]
+    record = make_record(
+        cfg, together[-1], {key: last[key] for key in VERDICT_FIELDS}, method=method_name,
+        data_used=last["data_used"],
+        data_read=sorted({name for step in steps for name in step["data_read"]}), protocol=protocol,
+        timing=last["timing"], method_report=last["method_report"],
+        models={"original": original_info, "gold": gold_info},
+        requests=len(steps), recompute_importance=recompute, sequence=steps)
+    record["warnings"] = [f"request {step['request']}: {w}" for step in steps for w in step["warnings"]]
     with FinalWrite() as final:
         path = save_run(cfg, record, model)  # the model after the last request
         final.written = str(path)
@@ -146,53 +153,6 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
     print(_summary(record))
     log.info("Results written to %s", path)
     return record
-
-
-def _score_step(k: int, so_far: ForgetSplit, request: ForgetSplit, exp, models: dict, cfg, device, method,
-                measured_s: float, gold_info: dict) -> dict:
-    sets = split_sets(exp, so_far)
-    outputs = {role: model_outputs(m, sets, device, cfg.eval_batch_size, trainer_cfg=cfg.trainer)
-               for role, m in models.items()}
-    metrics = {role: metrics_from_outputs(out, cfg.protocol.mia_C) for role, out in outputs.items()}
-    columns = {role: paper_columns(m, so_far.task) for role, m in metrics.items()}
-    warnings = unlearned_model_warnings(metrics["unlearned"], exp.data.num_classes, models["unlearned"])
-    for warning in warnings:
-        log.warning("%s, request %d: %s", method.name, k, warning)
-    js = {split: mean_js(outputs["unlearned"][split][0], outputs["gold"][split][0])
-          for split in forget_and_retain_splits(so_far.task)}
-    return {
-        "request": k, "forgotten": so_far.target, "request_target": request.target,
-        "split": {"forget_train": len(so_far.forget_idx), "retain_train": len(so_far.retain_idx),
-                  "request_forget_train": len(request.forget_idx)},
-        "metrics": metrics, "paper_columns": columns,
-        "gap_to_gold": {key: metrics["unlearned"][key] - metrics["gold"][key] for key in metrics["gold"]},
-        "distance_to_gold": distance_to_gold(columns["unlearned"], columns["gold"]),
-        "js_to_gold": js,
-        "timing": {"method_s": method.report.get("method_s", measured_s), "measured_s": measured_s,
-                   "gold_train_s": gold_info.get("train_s"), "gold_cache_hit": gold_info.get("cache_hit")},
-        "method_report": method.report,
-        "warnings": warnings,
-        "gold_model": gold_info.get("key"),
-        "split_names": list(SPLITS),
-    }
-
-
-def _record(cfg, method_name: str, data, task, steps: list[dict], original_info: dict) -> dict:
-    last = steps[-1]
-    return {
-        "method": method_name, "dataset": cfg.dataset.name, "model": cfg.model.name,
-        "architecture": architecture(cfg.model), "task": task.name,
-        "forget": last["forgotten"], "seed": cfg.seed, "requests": len(steps),
-        "recompute_importance": bool((cfg.get("sequential") or {}).get("recompute_importance", False)),
-        "sequence": steps,
-        # the final request in the single-request fields, so the record reads like any other
-        "metrics": last["metrics"], "paper_columns": last["paper_columns"], "gap_to_gold": last["gap_to_gold"],
-        "distance_to_gold": last["distance_to_gold"], "timing": last["timing"],
-        "method_report": last["method_report"], "split": last["split"],
-        "warnings": [f"request {step['request']}: {w}" for step in steps for w in step["warnings"]],
-        "models": {"original": original_info},
-        "config": OmegaConf.to_container(cfg, resolve=True), "versions": versions(),
-    }
 
 
 def _summary(record: dict) -> str:

@@ -1,10 +1,13 @@
-"""A scale's stand-in models for single runs: at `scale=cpu` (or `smoke`), `model=resnet18` or
-`model=vit` runs the model that scale puts in their place (`scale.models`, e.g. resnet_small on
-CIFAR-10), with that model's recipe, exactly as the experiment grids do."""
+"""A scale's stand-in models: at `scale=cpu` (or `smoke`), `model=resnet18` or `model=vit` runs the model
+that scale puts in their place (`scale.models`, e.g. resnet_small on CIFAR-10), with that model's recipe,
+exactly as the experiment grids do. What is shown and saved is what runs: `--cfg` prints the stand-in's
+config (`cli/entry.py` swaps the choice before Hydra starts), and a job's `.hydra/config.yaml` and
+`overrides.yaml` are rewritten to the config the job runs (`save_config_that_runs`)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
@@ -39,4 +42,61 @@ def with_stand_in(cfg: DictConfig) -> DictConfig:
     log.info("scale=%s: model=%s runs as its stand-in model=%s on %s (scale.models; set "
              "scale.models.%s=%s to train it itself).", cfg.scale.name, cfg.model.name, stand_in,
              cfg.dataset.name, cfg.model.name, cfg.model.name)
-    return compose(hydra.job.config_name, overrides=overrides_with_model(list(hydra.overrides.task), stand_in))
+    overrides = overrides_with_model(list(hydra.overrides.task), stand_in)
+    _save_hydra_file(OmegaConf.create(overrides), "overrides.yaml")
+    return compose(hydra.job.config_name, overrides=overrides)
+
+
+def _hydra_folder() -> Path | None:
+    """The job's .hydra/ folder, where Hydra saved its config (None outside a job, or with hydra.output_subdir=null)."""
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.get()
+    if hydra.output_subdir is None:
+        return None
+    folder = Path(hydra.runtime.output_dir) / str(hydra.output_subdir)
+    return folder if folder.is_dir() else None
+
+
+def _save_hydra_file(content, name: str) -> None:
+    folder = _hydra_folder()
+    if folder is not None:
+        OmegaConf.save(content, folder / name)
+
+
+def save_config_that_runs(cfg: DictConfig) -> DictConfig:
+    """Rewrite the job's .hydra/config.yaml to `cfg` when it is not what Hydra composed (a stand-in model,
+    the CPU precision chosen at run time), so that it says what results.json's config says; `cfg` back."""
+    folder = _hydra_folder()
+    if folder is not None:
+        text = OmegaConf.to_yaml(cfg)
+        saved = folder / "config.yaml"
+        if not saved.is_file() or saved.read_text() != text:
+            saved.write_text(text)
+    return cfg
+
+
+def stand_in_argv(argv: list[str], config_name: str = "config") -> list[str]:
+    """A `--cfg` command line of a single run with the model choice replaced by the stand-in its scale runs,
+    so that Hydra prints the config that runs; any other command line unchanged (a run swaps the model
+    itself, with_stand_in, and logs that it did)."""
+    if not any(a.split("=", 1)[0] in ("-c", "--cfg") for a in argv) or any(a in ("-m", "--multirun") for a in argv):
+        return argv
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    if not any(o.split("=", 1)[0].lstrip("~+") in ("model", "scale") for o in overrides):
+        return argv  # the defaults (model=cnn at scale=paper) have no stand-in
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from unlearn_bench.conf import CONF_DIR
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            stand_in = stand_in_for(compose(config_name, overrides=overrides))
+    except Exception:  # noqa: BLE001 - Hydra reports a bad command line itself, in its own words
+        return argv
+    finally:
+        GlobalHydra.instance().clear()
+    if stand_in is None:
+        return argv
+    return [a for a in argv if a not in overrides] + overrides_with_model(overrides, stand_in)
