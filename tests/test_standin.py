@@ -71,8 +71,9 @@ def test_what_is_printed_saved_and_recorded_is_the_stand_in(tmp_path):
     import subprocess
     import sys
 
-    from cli_helpers import REPO, env
     from omegaconf import OmegaConf
+
+    from cli_helpers import REPO, env
 
     printed = subprocess.run([sys.executable, "-m", "unlearn_bench", "scale=smoke", "model=resnet18", "--cfg", "job"],
                              cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)

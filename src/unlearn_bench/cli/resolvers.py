@@ -31,6 +31,9 @@ def register() -> None:
     # jobs, whose hydra.overrides.task are their own, find the folder their parent named)
     if not OmegaConf.has_resolver("sweep_folder"):
         OmegaConf.register_new_resolver("sweep_folder", _sweep_folder, use_cache=True)
+    # conf/experiment/: the methods of a grid (their YAMLs' listing blocks)
+    if not OmegaConf.has_resolver("listed_methods"):
+        OmegaConf.register_new_resolver("listed_methods", _listed_methods)
     # conf/experiment/: the grids' forget targets; conf/hydra/help/: the groups --help lists
     experiment_targets.register()
     cli_help.register()
@@ -46,6 +49,12 @@ def _sweep_folder(experiment, overrides) -> str:
     from unlearn_bench.sweep.location import sweep_folder
 
     return sweep_folder(experiment, [str(o) for o in overrides])
+
+
+def _listed_methods(grid: str) -> str:
+    from unlearn_bench.methods.catalogue import grid_methods
+
+    return ",".join(grid_methods(str(grid)))
 
 
 def _job_threads() -> int:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from unlearn_bench.methods.catalogue import method_names
+
 PAPER_CSV = "paper_tables.csv"
 
 # (dataset, task) -> the paper's table of all methods; Table 1 (Fisher vs SSD) is built separately
@@ -24,10 +26,8 @@ TITLES = {
 # Table 4 reports one row per model: the mean over its five forget targets (ids as in task.forget)
 POOLED_TARGET = {"4": "ids_1_10_20_30_40_mean"}
 PAPER_POOLED_IDS = {"4": ["1", "10", "20", "30", "40"]}
-# method order of the paper's tables, then the later methods
-METHOD_ORDER = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
-                "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit", "neggrad", "cf_k", "eu_k",
-                "boundary_shrink", "boundary_expanding", "iu", "msg", "sfron", "fcs", "rum", "scar")
+# method order of the paper's tables, then the later methods (methods/catalogue.py)
+METHOD_ORDER = method_names()
 METRICS = ("Dr", "Df", "MIA")
 # our lenses (no paper values): JS to gold on forget / retain data (×1000), ZRF, relearn steps, U-LiRA AUC
 LENS_METRICS = ("JSf", "JSr", "ZRF", "RL", "LiRA")

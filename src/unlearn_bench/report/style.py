@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from unlearn_bench.methods.catalogue import method_names
+
 # Okabe–Ito and tab10-like colours, distinguishable in print and by most colour-blind readers.
 PALETTE = ("#000000", "#7f7f7f", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
            "#F0E442", "#8c564b", "#9467bd", "#17becf", "#bcbd22", "#e377c2", "#2ca02c", "#1f77b4",
@@ -11,10 +13,9 @@ PALETTE = ("#000000", "#7f7f7f", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D
            "#7b4173", "#637939")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d", "8", "H", "1", "2", "3", "4", "+", "x", "|", "_", ".",
            r"$\clubsuit$", r"$\spadesuit$", r"$\heartsuit$")
-# Methods with a fixed place: the paper's eight first, then the methods that came after it.
-KNOWN_METHODS = ("baseline", "retrain", "finetune", "bad_teacher", "amnesiac", "unsir", "fisher", "ssd",
-                 "scrub", "salun", "l1_sparse", "neggrad_plus", "random_label", "jit", "assd", "lfssd",
-                 "neggrad", "cf_k", "eu_k", "boundary_shrink", "boundary_expanding", "iu", "msg", "sfron", "fcs", "rum", "scar")
+# Methods with a fixed place: the built-in ones in their listing order (methods/catalogue.py: the paper's
+# eight first, then the methods that came after it); any other method gets a place from its name.
+KNOWN_METHODS = method_names()
 PRINT_DPI = 300
 FORMATS = ("png", "pdf")
 
