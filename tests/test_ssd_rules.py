@@ -109,14 +109,13 @@ def test_bad_rule_options_are_refused(kwargs, message):
 
 
 @pytest.mark.parametrize("dataset", ["digits", "fashion_mnist", "image_folder", "torch"])
-def test_ssd_defaults_on_a_dataset_without_a_paper_alpha_come_from_the_rule_map(make_cfg, dataset):
-    """digits, Fashion-MNIST and the user's own datasets set SSD's rule and importances
-    (docs/results/ssd_rules/); the command line, the paper's datasets and the Optuna search still
-    get SSD with a fixed α."""
-    method = make_cfg(f"dataset={dataset}", "method=ssd").method
-    assert (method.estimator, method.alpha_rule, method.lambda_) == ("output_norm_batch", "assd", 1.0)
-    paper = make_cfg(f"dataset={dataset}", "method=ssd", "method.alpha_rule=fixed", "method.estimator=batch").method
+def test_on_a_dataset_without_a_paper_alpha_the_rule_maps_choice_has_its_own_name(make_cfg, dataset):
+    """method=ssd is the paper's SSD there too (until 2026-12 it ran the rule map's choice); that choice,
+    label-free importances with ASSD's rule (docs/results/ssd_rules/), is method=lf_assd."""
+    paper = make_cfg(f"dataset={dataset}", "method=ssd").method
     assert (paper.estimator, paper.alpha_rule) == ("batch", "fixed")
+    method = make_cfg(f"dataset={dataset}", "method=lf_assd").method
+    assert (method.estimator, method.alpha_rule, method.lambda_) == ("output_norm_batch", "assd", 1.0)
 
 
 def test_ssd_keeps_the_papers_alpha_where_the_paper_gives_one(make_cfg):
@@ -124,5 +123,5 @@ def test_ssd_keeps_the_papers_alpha_where_the_paper_gives_one(make_cfg):
     assert (method.estimator, method.alpha_rule, method.alpha, method.lambda_) == ("batch", "fixed", 10, 1.0)
 
 
-def test_the_optuna_search_tunes_a_fixed_alpha_even_where_the_default_is_a_rule(make_cfg):
+def test_the_optuna_search_tunes_a_fixed_alpha(make_cfg):
     assert make_cfg("dataset=digits", "hparams_search=ssd_optuna").method.alpha_rule == "fixed"

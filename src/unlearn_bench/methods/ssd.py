@@ -141,3 +141,15 @@ class LFSSD(SSD):
 
     def __init__(self, estimator: str = "output_norm_batch", **options):
         super().__init__(estimator=estimator, **options)
+
+
+class LFASSD(SSD):
+    """SSD without tuning for a dataset that has no α of the paper's: LFSSD's label-free importances with
+    ASSD's α rule, λ = 1 (the combination closest to the gold model on digits and Fashion-MNIST in the SSD
+    rule map, docs/results/ssd_rules/)."""
+
+    name = "lf_assd"
+
+    def __init__(self, estimator: str = "output_norm_batch", alpha_rule: str = "assd", lambda_: float = 1.0,
+                 **options):
+        super().__init__(estimator=estimator, alpha_rule=alpha_rule, lambda_=lambda_, **options)

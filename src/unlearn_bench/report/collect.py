@@ -149,7 +149,7 @@ def observations(records: list[dict], timing_records: list[dict] | None = None) 
                 for r in [*runs, *steps] if _is_ssd(r) and not r["method_report"].get("importance_cache_hit")}
     setups = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r)), _setup_fields)
     labels = _variants(records, lambda r: (r["dataset"], r["task"], _scale(r), setups[id(r)], r["model"],
-                                           r["method"]),
+                                           algorithm(r)),
                        lambda r: _flat(r.get("config", {}).get("method") or {}, "method."))
     obs = []
     for r in records:
@@ -200,7 +200,24 @@ def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-SSD_FAMILY = ("ssd", "assd", "lfssd")
+SSD_FAMILY = ("ssd", "assd", "lfssd", "lf_assd")
+# a row of SSD's family is named by what ran (its report's importances and α rule), not by the name it ran
+# under: until 2026-12 method=ssd ran label-free importances with ASSD's rule on digits, Fashion-MNIST and
+# user data, which is lf_assd
+SSD_ALGORITHMS = {("fisher", "fixed"): "ssd", ("fisher", "assd"): "assd", ("label_free", "fixed"): "lfssd",
+                  ("label_free", "assd"): "lf_assd"}
+
+
+def algorithm(record: dict) -> str:
+    """The row name of a record: its method's, or for SSD's family the algorithm its importances and α rule
+    make (a combination without a name of its own says both)."""
+    method = record["method"]
+    report = record.get("method_report") or {}
+    if method not in SSD_FAMILY or "estimator" not in report or "alpha_rule" not in report:
+        return method
+    importances = "label_free" if str(report["estimator"]).startswith("output_norm") else "fisher"
+    return SSD_ALGORITHMS.get((importances, report["alpha_rule"]),
+                              f"{method} ({importances.replace('_', '-')} importances, {report['alpha_rule']} α)")
 
 
 def _is_ssd(record: dict) -> bool:
@@ -237,7 +254,7 @@ def _observation(record: dict, computed: dict[str, float]) -> Observation:
         dataset=record["dataset"], task=record["task"], model=record["model"],
         paper_model=paper_model_of(record),
         forget=paper_forget_name(record["task"], str(record["forget"]), n_forget),
-        method=record["method"], seed=int(record["seed"]), values=values, gap=gap,
+        method=algorithm(record), seed=int(record["seed"]), values=values, gap=gap,
         scale=_scale_and_protocol(record),
         uses_retain="retain" in record.get("data_read", record.get("data_used", [])),
         importance_d_s=importance_d, cached_t=cached_t,

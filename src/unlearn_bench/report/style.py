@@ -10,9 +10,9 @@ from unlearn_bench.methods.catalogue import method_names
 PALETTE = ("#000000", "#7f7f7f", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
            "#F0E442", "#8c564b", "#9467bd", "#17becf", "#bcbd22", "#e377c2", "#2ca02c", "#1f77b4",
            "#ff9896", "#98df8a", "#c5b0d5", "#c49c94", "#dbdb8d", "#9edae5", "#f7b6d2", "#393b79", "#ad494a",
-           "#7b4173", "#637939")
+           "#7b4173", "#637939", "#843c39")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d", "8", "H", "1", "2", "3", "4", "+", "x", "|", "_", ".",
-           r"$\clubsuit$", r"$\spadesuit$", r"$\heartsuit$")
+           r"$\clubsuit$", r"$\spadesuit$", r"$\heartsuit$", r"$\diamondsuit$")
 # Methods with a fixed place: the built-in ones in their listing order (methods/catalogue.py: the paper's
 # eight first, then the methods that came after it); any other method gets a place from its name.
 KNOWN_METHODS = method_names()
