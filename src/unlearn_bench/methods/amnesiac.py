@@ -12,7 +12,6 @@ from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import (
     Relabelled,
     dataset_labels,
-    progress_enabled,
     random_wrong_labels,
     seed_all,
     train_epochs,
@@ -38,7 +37,7 @@ class Amnesiac(UnlearningMethod):
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         loader = ctx.loader(data, shuffle=True, batch_size=self.batch_size)
         losses = train_epochs(model, loader, optimizer, self.epochs, ctx.device, desc="amnesiac",
-                              progress=progress_enabled(ctx.trainer_cfg), autocast=ctx.autocast)
+                              progress=ctx.progress, autocast=ctx.autocast)
         self.report = {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
                        "forget_samples": len(ctx.forget_set), "retain_samples": len(ctx.retain_set),
                        "epoch_losses": losses}

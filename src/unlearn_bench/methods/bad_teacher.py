@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Subset
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import Tagged, frozen, progress_enabled, seed_all, train_epochs
+from unlearn_bench.methods.loops import Tagged, frozen, seed_all, train_epochs
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 KL_REDUCTIONS = ("batchmean", "mean")
@@ -60,7 +60,7 @@ class BadTeacher(UnlearningMethod):
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         loader = ctx.loader(data, shuffle=True, batch_size=self.batch_size)
         losses = train_epochs(model, loader, optimizer, self.epochs, ctx.device, distillation_loss,
-                              desc="bad teacher", progress=progress_enabled(ctx.trainer_cfg),
+                              desc="bad teacher", progress=ctx.progress,
                               autocast=ctx.autocast)
         self.report = {"kl_reduction": self.kl_reduction, "epochs": self.epochs, "lr": self.lr, "temperature": self.temperature,
                        "batch_size": self.batch_size, "retain_fraction": self.retain_fraction,

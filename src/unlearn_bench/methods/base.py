@@ -15,6 +15,7 @@ from unlearn_bench.data.batches import make_loader
 from unlearn_bench.data.forget import ForgetSplit
 from unlearn_bench.importance import ImportanceStore
 from unlearn_bench.methods.context import ENTRY_OF, GOLD_MESSAGE, Withheld, withheld_fields
+from unlearn_bench.methods.loops import progress_enabled
 from unlearn_bench.utils.errors import UnlearnBenchError
 from unlearn_bench.utils.precision import method_autocast, trainer_setting
 
@@ -83,6 +84,11 @@ class UnlearnContext:
     def data_read(self) -> list[str]:
         """The data_used entries whose attributes the method read, e.g. ["forget", "train_importance"]."""
         return sorted({ENTRY_OF[attr] for attr in self.reads})
+
+    @property
+    def progress(self) -> bool:
+        """Whether a method draws progress bars (`trainer.enable_progress_bar`, default on)."""
+        return progress_enabled(self.trainer_cfg)
 
     def autocast(self):
         """Run a method's forward passes in `trainer.precision` (fp32 unless asked)."""

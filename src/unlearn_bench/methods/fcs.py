@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.gradient import describe_factory
-from unlearn_bench.methods.loops import cross_entropy_loss, progress_enabled, seed_all
+from unlearn_bench.methods.loops import cross_entropy_loss, seed_all
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 
@@ -91,7 +91,7 @@ class FCS(UnlearningMethod):
         total_steps = len(forget_loader) * self.epochs
         scheduler = (self.forget_scheduler(forget_opt, T_max=total_steps)
                      if self.forget_scheduler is not None else None)
-        progress = progress_enabled(ctx.trainer_cfg)
+        progress = ctx.progress
         steps = {"uniform": 0, "forget": 0, "retain": 0}
         losses: dict[str, list[float]] = {"uniform": [], "forget": [], "retain": []}
         lrs: dict[str, list[float]] = {"uniform": [], "forget": [], "retain": []}

@@ -9,7 +9,6 @@ from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import (
     LossFn,
     cross_entropy_loss,
-    progress_enabled,
     seed_all,
     train_epochs,
 )
@@ -41,7 +40,7 @@ class Finetune(UnlearningMethod):
         for epoch in range(self.epochs):
             losses += train_epochs(model, loader, optimizer, 1, ctx.device, self.epoch_loss(epoch),
                                    desc=f"{self.name} {epoch + 1}/{self.epochs}",
-                                   progress=progress_enabled(ctx.trainer_cfg), autocast=ctx.autocast)
+                                   progress=ctx.progress, autocast=ctx.autocast)
         self.report = {"epochs": self.epochs, "lr": self.lr, "momentum": self.momentum,
                        "weight_decay": self.weight_decay, "batch_size": self.batch_size,
                        "retain_samples": len(ctx.retain_set), "epoch_losses": losses}

@@ -15,7 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import progress_enabled, seed_all
+from unlearn_bench.methods.loops import seed_all
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 Loss = Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]
@@ -87,7 +87,7 @@ class GradientMethod(UnlearningMethod):
         trained = [p for p in model.parameters() if p.requires_grad]
         optimizer = self.optimizer(trained)
         scheduler = self.scheduler(optimizer) if self.scheduler is not None else None
-        progress = progress_enabled(ctx.trainer_cfg)
+        progress = ctx.progress
         losses: dict[str, list[float]] = {}
         lrs: dict[str, list[float]] = {}
         samples: dict[str, int] = {}

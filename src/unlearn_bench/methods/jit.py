@@ -11,7 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import progress_enabled, seed_all
+from unlearn_bench.methods.loops import seed_all
 
 
 def perturb(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -70,7 +70,7 @@ class JiT(UnlearningMethod):
         losses = []
         loader = ctx.loader(ctx.forget_set, shuffle=False, batch_size=self.batch_size)
         optimizer.zero_grad(set_to_none=True)
-        for batch in tqdm(loader, desc="JiT", leave=False, disable=not progress_enabled(ctx.trainer_cfg)):
+        for batch in tqdm(loader, desc="JiT", leave=False, disable=not ctx.progress):
             x = batch[0].to(ctx.device)
             with ctx.autocast():
                 loss = jit_loss(model, x, sigma, self.n_samples, generator)

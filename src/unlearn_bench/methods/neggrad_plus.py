@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import paired_epochs, progress_enabled, seed_all
+from unlearn_bench.methods.loops import paired_epochs, seed_all
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 MODEL_MODES = ("eval", "train")
@@ -71,7 +71,7 @@ class NegGradPlus(UnlearningMethod):
         retain = ctx.loader(ctx.retain_set, shuffle=True, batch_size=self.retain_batch_size)
         forget = ctx.loader(ctx.forget_set, shuffle=True, batch_size=self.forget_batch_size)
         losses = paired_epochs(model, retain, forget, optimizer, self.epochs, ctx.device, loss_fn,
-                               desc="NegGrad+", progress=progress_enabled(ctx.trainer_cfg), autocast=ctx.autocast,
+                               desc="NegGrad+", progress=ctx.progress, autocast=ctx.autocast,
                                train_mode=self.model_mode == "train")
         self.report = {"alpha": alpha, "epochs": self.epochs, "lr": self.lr, "model_mode": self.model_mode,
                        "pull_weight_decay": decay, "retain_batch_size": self.retain_batch_size,

@@ -14,7 +14,6 @@ from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import (
     Relabelled,
     dataset_labels,
-    progress_enabled,
     random_wrong_labels,
     seed_all,
     train_epochs,
@@ -80,7 +79,7 @@ class RandomLabel(UnlearningMethod):
         rng = np.random.default_rng(ctx.seed)
         schedule = self.schedule_for(ctx.num_classes)
         retain = ctx.loader(ctx.retain_set, shuffle=True, batch_size=self.batch_size)
-        progress = progress_enabled(ctx.trainer_cfg)
+        progress = ctx.progress
         forget_losses, retain_losses, mixed_losses, kept_true = [], [], [], []
         for epoch in range(self.epochs):
             drawn = self.draw_labels(true, ctx.num_classes, rng)

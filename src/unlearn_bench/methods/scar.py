@@ -38,7 +38,7 @@ from unlearn_bench.data.base import ImageDataset, ImageSplit
 from unlearn_bench.data.folder import IMAGE_SUFFIXES, decode_image
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.gradient import describe_factory
-from unlearn_bench.methods.loops import frozen, progress_enabled, seed_all
+from unlearn_bench.methods.loops import frozen, seed_all
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 EPS = 1e-4  # the code's 10e-5, added to the logits and the log-probabilities in SCAR.distill
@@ -386,7 +386,7 @@ class SCAR(UnlearningMethod):
         model.train()  # the code's bbone.train(), fc.train()
         trained = [p for p in model.parameters() if p.requires_grad]
         optimizer = self.optimizer(trained)
-        progress = progress_enabled(ctx.trainer_cfg)
+        progress = ctx.progress
         targets: list[torch.Tensor] = []  # per forget batch, fixed at its first step
         per_class: torch.Tensor | None = None
         steps, dropped, stopped = 0, 0, None

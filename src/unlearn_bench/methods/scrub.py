@@ -18,7 +18,6 @@ from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.loops import (
     dataset_labels,
     frozen,
-    progress_enabled,
     seed_all,
     train_epochs,
 )
@@ -117,7 +116,7 @@ class SCRUB(UnlearningMethod):
         retain = ctx.loader(ctx.retain_set, shuffle=True, batch_size=self.retain_batch_size)
         maximise = max_step_loss(teacher, self.temperature)
         minimise = min_step_loss(teacher, self.temperature, self.gamma, self.alpha)
-        progress = progress_enabled(ctx.trainer_cfg)
+        progress = ctx.progress
         rewind = bool(self.rewind.get(ctx.split.task, False))
         max_losses, min_losses, checkpoints = [], [], []
         for epoch in range(1, self.epochs + 1):

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
 from unlearn_bench.methods.gradient import describe_factory
-from unlearn_bench.methods.loops import Autocast, progress_enabled, seed_all
+from unlearn_bench.methods.loops import Autocast, seed_all
 from unlearn_bench.methods.saliency import batch_gradients
 from unlearn_bench.utils.errors import UnlearnBenchError
 
@@ -117,7 +117,7 @@ class SFROn(UnlearningMethod):
         scheduler = self.scheduler(optimizer) if self.scheduler is not None else None
         forget_batches, retain_batches = _cycled(forget_loader), _cycled(retain_loader)
         forget_losses, retain_losses = [], []
-        for t in tqdm(range(self.iterations), desc=self.name, leave=False, disable=not progress_enabled(ctx.trainer_cfg)):
+        for t in tqdm(range(self.iterations), desc=self.name, leave=False, disable=not ctx.progress):
             model.train()
             if t % self.forget_every == 0:
                 x, y = (v.to(ctx.device) for v in next(forget_batches)[:2])

@@ -13,7 +13,7 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 from tqdm.auto import trange
 
 from unlearn_bench.methods.base import UnlearnContext, UnlearningMethod
-from unlearn_bench.methods.loops import dataset_labels, progress_enabled, seed_all, train_epochs
+from unlearn_bench.methods.loops import dataset_labels, seed_all, train_epochs
 from unlearn_bench.utils.errors import UnlearnBenchError
 
 
@@ -106,7 +106,7 @@ class UNSIR(UnlearningMethod):
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         labels = self.forget_labels(ctx)
         seed_all(ctx.seed)
-        progress = progress_enabled(ctx.trainer_cfg)
+        progress = ctx.progress
         official = self.mode == "official"
         steps = self.noise_steps[ctx.task]
         shape = (self.noise_batch_size, *ctx.retain_set[0][0].shape)
