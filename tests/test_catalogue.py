@@ -3,6 +3,8 @@ report's order and colours and the experiment grids are read from it."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -62,3 +64,13 @@ def test_a_listing_with_an_unknown_grid_or_a_shared_place_is_refused(monkeypatch
         assert listings() == (Listing("a", 0), Listing("b", 1, ("table6",)))
     finally:
         listings.cache_clear()
+
+
+def test_the_all_methods_grids_hold_the_twenty_five_methods_each_where_it_is_defined():
+    together = set(grid_methods("methods_class")) | set(grid_methods("methods_random"))
+    assert len(together) == 25 and not together & {"assd", "lfssd", "lf_assd"}
+    for name in together:
+        target = str(method_yamls()[name]["_target_"])
+        tasks = getattr(importlib.import_module(target.rpartition(".")[0]), target.rpartition(".")[2]).tasks
+        for task in ("class", "random"):
+            assert (name in grid_methods(f"methods_{task}")) == (task in tasks), (task, name)

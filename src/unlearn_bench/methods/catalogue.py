@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from unlearn_bench.methods.provenance import method_yamls
 
 KEY = "listing"
-GRIDS = ("table2", "table3", "table4", "table5", "table6")
+GRIDS = ("table2", "table3", "table4", "table5", "table6", "methods_class", "methods_random")
 
 
 @dataclass(frozen=True)
