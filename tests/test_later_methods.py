@@ -24,6 +24,7 @@ from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.methods.saliency import GradientMask, forget_gradient_saliency, top_fraction_mask
 from unlearn_bench.methods.salun import SalUn
 from unlearn_bench.methods.scrub import SCRUB, decayed_lr, distill_kl, max_step_loss
+from unlearn_bench.utils.errors import UnlearnBenchError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -228,6 +229,19 @@ def test_jit_perturbation_stays_in_the_batch_range():
     x = torch.tensor([[0.0, 0.5], [1.0, 0.25]])
     noisy = perturb(x, sigma=10.0, generator=torch.Generator().manual_seed(0))
     assert noisy.min() >= 0.0 and noisy.max() <= 1.0 and not torch.equal(noisy, x)
+
+
+def test_jit_in_eval_mode_keeps_the_batchnorm_statistics_and_train_mode_moves_them(tmp_path):
+    ctx = build_context(tmp_path)
+    buffers = lambda model: {n: b.clone() for n, b in model.named_buffers() if "running" in n}  # noqa: E731
+    before = buffers(ctx.original)
+    assert before, "the test model has BatchNorm"
+    moved = buffers(JiT(n_samples=2).unlearn(copy.deepcopy(ctx.original), ctx.for_method(JiT())))
+    kept = buffers(JiT(n_samples=2, model_mode="eval").unlearn(copy.deepcopy(ctx.original), ctx.for_method(JiT())))
+    assert all(torch.equal(kept[n], before[n]) for n in before)
+    assert any(not torch.equal(moved[n], before[n]) for n in before)
+    with pytest.raises(UnlearnBenchError, match="model_mode must be one of train, eval"):
+        JiT(model_mode="frozen")
 
 
 def test_jit_touches_no_retain_data(tmp_path):
