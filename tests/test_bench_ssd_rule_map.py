@@ -14,7 +14,7 @@ TINY = ["training.epochs=2", "training.milestones=[1]", "trainer.accelerator=cpu
 def test_rule_map_scores_every_rule_against_gold(tmp_path):
     out = tmp_path / "map"
     args = ["--seeds", "0", "--classes", "3", "--mass-shares", "0.3,0.5", "--tune-trials", "2", "--out", str(out),
-            f"paths.root_dir={tmp_path}", "method.alpha=3", *TINY]
+            f"paths.root_dir={tmp_path}", "++method.presets.alpha.class=3", *TINY]
     main(args)
     rows = json.loads((out / "rows.json").read_text())
     main([*args, "--resume"])  # every cell is there: nothing reruns, nothing doubles
@@ -39,7 +39,7 @@ def test_rule_map_scores_every_rule_against_gold(tmp_path):
 def test_rule_map_random_forgetting_and_one_tuned_bound_for_every_cell(tmp_path):
     out = tmp_path / "map"
     main(["--task", "random", "--seeds", "0,1", "--tune-trials", "3", "--out", str(out),
-          f"paths.root_dir={tmp_path}", "method.alpha=10", *TINY])
+          f"paths.root_dir={tmp_path}", "++method.presets.alpha.random=10", *TINY])
     rows = json.loads((out / "rows.json").read_text())
     # with SSD's α set to the paper's 10, the preset rule reuses the paper rule's row
     preset = [r for r in rows if r["rule"] == "ssd preset α"]

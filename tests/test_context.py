@@ -80,7 +80,7 @@ def cache(tmp_path_factory):
 
 def test_a_gold_copying_method_fails_through_run(make_cfg, cache):
     with pytest.raises(UnlearnBenchError, match="gold model"):
-        run(make_cfg("+method._target_=cheaters.CopiesGold", "~method", cache))
+        run(make_cfg("method=custom", "+method._target_=cheaters.CopiesGold", cache))
 
 
 def test_retrain_row_comes_from_the_gold_model(make_cfg, cache):
@@ -107,6 +107,6 @@ def test_build_model_does_not_lead_back_to_the_data(make_cfg, cache, monkeypatch
         return model
 
     monkeypatch.setattr(ReadsForget, "unlearn", spy)
-    run(make_cfg("+method._target_=cheaters.ReadsForget", "~method", cache))
+    run(make_cfg("method=custom", "+method._target_=cheaters.ReadsForget", cache))
     assert not hasattr(seen["build_model"], "__self__")  # a bound method of the experiment would expose its data
     assert isinstance(seen["build_model"](), torch.nn.Module)

@@ -96,3 +96,12 @@ def test_a_searchpath_on_the_command_line_adds_its_choices(tmp_path):
     assert unknown_choice(["method=mine"]) is not None
     assert unknown_choice(["method=mine", f"hydra.searchpath=[file://{tmp_path}]"]) is None
     assert unknown_choice(["method=mine", "hydra.searchpath=[pkg://elsewhere.conf]"]) is None  # Hydra decides
+
+
+@pytest.mark.parametrize("override", ["~method", "~model", "~dataset=digits", "~protocol"])
+def test_removing_a_group_the_presets_need_is_one_sentence(override):
+    from unlearn_bench.cli.choices import removed_group
+
+    message = removed_group(["seed=1", override])
+    assert message.startswith(f"{override} removes the ") and message.endswith(".")
+    assert removed_group(["~lenses.ulira", "seed=1"]) is None

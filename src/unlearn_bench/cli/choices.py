@@ -44,6 +44,21 @@ def searchpath_dirs(overrides: list[str]) -> list[Path] | None:
     return found
 
 
+# groups whose choices name the method presets (conf/config.yaml: ${method}_${model}, ...): never removed
+PRESET_KEYS = ("method", "model", "dataset", "protocol")
+
+
+def removed_group(overrides: list[str]) -> str | None:
+    """The sentence for an override that deletes a group the method presets are chosen by, else None."""
+    for override in overrides:
+        if override.startswith("~") and override[1:].partition("=")[0] in PRESET_KEYS:
+            group = override[1:].partition("=")[0]
+            hint = (" (a method of your own without a YAML: method=custom +method._target_=my_module.MyMethod)"
+                    if group == "method" else f" (pick another: {group}=<choice>)")
+            return f"{override} removes the {group} group, which every run needs{hint}."
+    return None
+
+
 def unknown_choice(overrides: list[str], dirs: list[Path] | None = None) -> str | None:
     """The sentence for the first `group=choice` override whose choice does not exist, else None."""
     if dirs is None:

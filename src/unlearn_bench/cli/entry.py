@@ -10,7 +10,7 @@ import warnings
 from typing import NoReturn
 
 from unlearn_bench.cli import interrupts
-from unlearn_bench.cli.choices import unknown_choice
+from unlearn_bench.cli.choices import removed_group, unknown_choice
 from unlearn_bench.cli.experiment_targets import grid_refusal
 from unlearn_bench.cli.job import log_to_file
 from unlearn_bench.cli.preflight import output_problem
@@ -23,7 +23,7 @@ def run_entry(entry) -> None:
     # the user config folder ($UNLEARN_BENCH_ROOT/conf) is optional: Hydra warns on every run without it
     warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=.* is not available")
     argv = sys.argv[1:]
-    refused = unknown_choice(argv) or output_problem(argv) or grid_refusal(argv)
+    refused = removed_group(argv) or unknown_choice(argv) or output_problem(argv) or grid_refusal(argv)
     if refused is not None:
         print(f"error: {refused}", file=sys.stderr)
         sys.exit(2)

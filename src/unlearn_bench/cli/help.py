@@ -6,7 +6,8 @@ from __future__ import annotations
 
 # composed for the user from their choices: dataset_model and model_training by dataset and model,
 # training (the recipe's defaults) and paths always, setting by experiment=table1's grid
-INTERNAL_GROUPS = ("dataset_model", "model_training", "setting", "training", "paths")
+INTERNAL_GROUPS = ("dataset_model", "model_training", "method_model", "method_dataset", "method_protocol", "setting",
+                   "training", "paths")
 
 
 def is_user_group(group: str) -> bool:
