@@ -243,7 +243,7 @@ def test_a_cache_that_cannot_be_written_decodes_into_memory_with_a_warning(tmp_p
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 # the task each preset's jobs run; random forgetting (Table 6) takes no forget targets
-PRESET_TASK = {"table5": "subclass", "table6": "random"}
+PRESET_TASK = {"table5": "subclass", "table6": "random", "methods_random": "random"}
 NO_TARGETS = "has no forget targets for dataset image_folder: pass them with task.forget=NAME[,NAME...]"
 
 
@@ -282,7 +282,7 @@ def test_table1_on_an_image_folder_with_task_random_forgets_random_samples(folde
     assert len(jobs) == 1 and jobs[0].method._target_.endswith("SSD")
 
 
-@pytest.mark.parametrize("experiment", sorted(set(EXPERIMENTS) - {"table6"}))
+@pytest.mark.parametrize("experiment", sorted(set(EXPERIMENTS) - {e for e, t in PRESET_TASK.items() if t == "random"}))
 def test_a_preset_without_targets_for_the_dataset_asks_for_task_forget(folder, experiment):
     refused = grid_refusal([f"experiment={experiment}", "dataset=image_folder", f"dataset.root={folder}"])
     assert refused is not None and refused.startswith(f"experiment={experiment} {NO_TARGETS}")
