@@ -14,6 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from unlearn_bench.conf import CONF_DIR
+from unlearn_bench.experiment.evaluate_only import reference_models
 from unlearn_bench.experiment.scoring import metrics_of
 from unlearn_bench.experiment.setup import open_experiment
 from unlearn_bench.models.checkpoint import load_state_dict_file, load_weights
@@ -26,9 +27,10 @@ def main(argv: list[str]) -> None:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     exp = open_experiment(cfg, build(cfg.task))
-    if exp.store.get({**exp.material(), "role": "original"}, exp.initial_model) is None:
+    references = reference_models(exp)  # never trains
+    if "original" not in references:
         raise SystemExit("error: the model store holds no original model of this experiment (UNLEARN_BENCH_ROOT?)")
-    original, _ = exp.original()
+    original, _ = references["original"]
     statistics = dict(original.named_buffers())
     for folder in folders:
         path = f"{folder}/unlearned_model.safetensors"

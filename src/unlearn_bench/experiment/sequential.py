@@ -24,7 +24,7 @@ from unlearn_bench.experiment.record import make_record
 from unlearn_bench.experiment.rescue import save_run
 from unlearn_bench.experiment.scoring import VERDICT_FIELDS, score
 from unlearn_bench.experiment.setup import Experiment, build_method, load_data
-from unlearn_bench.experiment.single import unlearn
+from unlearn_bench.experiment.single import method_timing, protocol_record, unlearn
 from unlearn_bench.metrics.populations import population_config
 from unlearn_bench.utils.errors import UnlearnBenchError
 
@@ -116,8 +116,7 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
         full = exp.context(request, model, original_info, train_idx=train_idx, importance_material=importance)
         ctx = full.for_method(method)
         if protocol is None:
-            order = full.importance_material["order"]
-            protocol = {"name": cfg.protocol.name, "importance_order": order, "importance_stored": order != "request"}
+            protocol = protocol_record(cfg, full.importance_material["order"])
         torch.manual_seed(cfg.seed)
         start = time.perf_counter()
         model = unlearn(method, model, ctx, gold, gold_info)
@@ -129,23 +128,22 @@ def run_sequence(cfg: DictConfig, task, tracker) -> dict:
             "split": {"forget_train": len(so_far.forget_idx), "retain_train": len(so_far.retain_idx),
                       "request_forget_train": len(request.forget_idx)},
             **verdict,
-            "timing": {"method_s": method.report.get("method_s", measured_s), "measured_s": measured_s,
-                       "importance_s": method.report.get("importance_s", 0.0),
-                       "original_train_s": original_info.get("train_s"), "gold_train_s": gold_info.get("train_s"),
-                       "gold_cache_hit": gold_info.get("cache_hit"), "lenses_s": lens_s},
+            "timing": {**method_timing(method, measured_s, original_info, gold_info, lens_s),
+                       "gold_cache_hit": gold_info.get("cache_hit")},
             "method_report": method.report, "data_read": ctx.data_read(), "data_used": list(method.data_used),
             "gold_model": gold_info.get("key"),
         })
         log.info("Request %d/%d: distance to gold %.2f", k, len(alone), verdict["distance_to_gold"])
     last = steps[-1]
     record = make_record(
-        cfg, together[-1], {key: last[key] for key in VERDICT_FIELDS}, method=method_name,
+        cfg, together[-1], {**{key: last[key] for key in VERDICT_FIELDS},
+                            "warnings": [f"request {step['request']}: {w}" for step in steps for w in step["warnings"]]},
+        method=method_name,
         data_used=last["data_used"],
         data_read=sorted({name for step in steps for name in step["data_read"]}), protocol=protocol,
         timing=last["timing"], method_report=last["method_report"],
         models={"original": original_info, "gold": gold_info},
         requests=len(steps), recompute_importance=recompute, sequence=steps)
-    record["warnings"] = [f"request {step['request']}: {w}" for step in steps for w in step["warnings"]]
     with FinalWrite() as final:
         path = save_run(cfg, record, model)  # the model after the last request
         final.written = str(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from dataclasses import replace
@@ -34,6 +35,20 @@ def unlearn(method: UnlearningMethod, model, ctx: UnlearnContext, gold, gold_inf
         ctx.reads.update({"retain_train_set", "val_set"})  # what the gold model was trained on
         return method.gold_row(gold, gold_info)
     return method.unlearn(copy.deepcopy(model), ctx)
+
+
+def protocol_record(cfg: DictConfig, order: str) -> dict:
+    """The record's protocol: its name and the []_D order the method's context used (stored unless per request)."""
+    return {"name": cfg.protocol.name, "importance_order": order, "importance_stored": order != "request"}
+
+
+def method_timing(method: UnlearningMethod, measured_s: float, original_info: dict, gold_info: dict,
+                  lens_s: dict) -> dict:
+    """The record's timing of one unlearning: the method's own seconds (its report's where it times itself),
+    the reference models' training and each lens's wall seconds (the models it trains included)."""
+    return {"method_s": method.report.get("method_s", measured_s), "measured_s": measured_s,
+            "importance_s": method.report.get("importance_s", 0.0), "original_train_s": original_info.get("train_s"),
+            "gold_train_s": gold_info.get("train_s"), "lenses_s": lens_s}
 
 
 def population_section(exp: Experiment, method: UnlearningMethod, original, original_info: dict, population,
@@ -75,25 +90,14 @@ def run_one(cfg: DictConfig, task, method: UnlearningMethod, tracker) -> dict:
     unlearned = unlearn(method, original, ctx, gold, gold_info)
     measured_s = time.perf_counter() - start
     log.info("%s: done in %s.", method.name, duration(measured_s))
-    populations = None
-    if population is not None:
-        def populations(eval_sets):
-            return population_section(exp, method, original, original_info, population, use_challenge, use_klom,
-                                      eval_sets)
+    populations = None if population is None else functools.partial(
+        population_section, exp, method, original, original_info, population, use_challenge, use_klom)
     verdict, lens_s = score(exp, {"unlearned": unlearned, "original": original, "gold": gold},
                             {"original": original_info, "gold": gold_info}, label=method.name,
                             populations=populations)
     record = make_record(
         cfg, split, verdict, method=method.name, data_used=list(method.data_used), data_read=ctx.data_read(),
-        protocol={"name": cfg.protocol.name, "importance_order": order, "importance_stored": order != "request"},
-        timing={
-            "method_s": method.report.get("method_s", measured_s),
-            "measured_s": measured_s,
-            "importance_s": method.report.get("importance_s", 0.0),
-            "original_train_s": original_info.get("train_s"),
-            "gold_train_s": gold_info.get("train_s"),
-            "lenses_s": lens_s,  # each lens's wall seconds, the models it trains included (populations: both)
-        },
+        protocol=protocol_record(cfg, order), timing=method_timing(method, measured_s, original_info, gold_info, lens_s),
         method_report=method.report, models={"original": original_info, "gold": gold_info})
     with FinalWrite() as final:
         path = save_run(cfg, record, unlearned)

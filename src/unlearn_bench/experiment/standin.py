@@ -43,7 +43,7 @@ def with_stand_in(cfg: DictConfig) -> DictConfig:
              "scale.models.%s=%s to train it itself).", cfg.scale.name, cfg.model.name, stand_in,
              cfg.dataset.name, cfg.model.name, cfg.model.name)
     overrides = overrides_with_model(list(hydra.overrides.task), stand_in)
-    _save_hydra_file(OmegaConf.create(overrides), "overrides.yaml")
+    _save_hydra_file(OmegaConf.to_yaml(OmegaConf.create(overrides)), "overrides.yaml")
     return compose(hydra.job.config_name, overrides=overrides)
 
 
@@ -58,21 +58,17 @@ def _hydra_folder() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def _save_hydra_file(content, name: str) -> None:
+def _save_hydra_file(text: str, name: str) -> None:
+    """Write the job's .hydra/`name` unless it holds `text` already (or there is no such folder)."""
     folder = _hydra_folder()
-    if folder is not None:
-        OmegaConf.save(content, folder / name)
+    if folder is not None and (not (folder / name).is_file() or (folder / name).read_text() != text):
+        (folder / name).write_text(text)
 
 
 def save_config_that_runs(cfg: DictConfig) -> DictConfig:
     """Rewrite the job's .hydra/config.yaml to `cfg` when it is not what Hydra composed (a stand-in model,
     the CPU precision chosen at run time), so that it says what results.json's config says; `cfg` back."""
-    folder = _hydra_folder()
-    if folder is not None:
-        text = OmegaConf.to_yaml(cfg)
-        saved = folder / "config.yaml"
-        if not saved.is_file() or saved.read_text() != text:
-            saved.write_text(text)
+    _save_hydra_file(OmegaConf.to_yaml(cfg), "config.yaml")
     return cfg
 
 
